@@ -1,0 +1,62 @@
+"""Alembic's entry point: migrations run against DATABASE_URL, or the URL a caller passes."""
+
+from logging.config import fileConfig
+
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from sqlmodel import SQLModel
+
+import contacts_api.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from contacts_api.config import DatabaseSettings
+from contacts_api.db import UTCDateTime, create_db_engine
+
+config = context.config
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = SQLModel.metadata
+
+
+def database_url() -> str:
+    return config.attributes.get("database_url") or DatabaseSettings().database_url
+
+
+def render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | bool:
+    """Write `UTCDateTime` into migrations as the plain column type it stores as."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def run_migrations_offline() -> None:
+    """Print the SQL instead of running it (`alembic upgrade head --sql`)."""
+    context.configure(
+        url=database_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        render_item=render_item,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Run against the database, in batch mode so SQLite can alter tables too."""
+    engine = create_db_engine(database_url())
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            render_item=render_item,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,1 @@
+"""contacts_api: a REST API for personal contacts, behind JWT accounts."""

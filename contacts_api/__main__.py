@@ -1,0 +1,27 @@
+"""`python -m contacts_api`: apply migrations, then serve on HOST:PORT.
+
+The one-command run of the README: with no settings at all it uses an SQLite file
+under `./data`, so nothing but Python is needed.
+"""
+
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from contacts_api.app import create_app
+from contacts_api.config import Settings
+from contacts_api.migrations import upgrade_to_head
+
+
+def main() -> None:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        sys.exit(f"contacts_api: invalid settings\n{exc}")
+    upgrade_to_head(settings.database_url)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The app factory: routers, error handlers, and docs that work without internet.
+
+`main.py` builds the served app from the environment; tests call `create_app`
+with settings of their own, so importing this module has no side effects.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from contacts_api.config import Settings
+from contacts_api.db import create_db_engine
+from contacts_api.exceptions import (
+    DomainError,
+    EmailAlreadyRegistered,
+    InvalidCredentials,
+    InvalidToken,
+)
+from contacts_api.routes import auth, health, users
+from contacts_api.routes.responses import SERVICE_UNAVAILABLE
+from contacts_api.security import PasswordHasher
+
+logger = logging.getLogger(__name__)
+
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+# Each domain error's status code, and the headers its answer carries.
+ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str] | None]] = {
+    EmailAlreadyRegistered: (status.HTTP_409_CONFLICT, None),
+    InvalidCredentials: (status.HTTP_401_UNAUTHORIZED, BEARER_CHALLENGE),
+    InvalidToken: (status.HTTP_401_UNAUTHORIZED, BEARER_CHALLENGE),
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build an app around its own settings, engine and password hasher.
+
+    The engine connects lazily, so the app starts while the database is down and
+    answers `503` until it is back.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPIOffline(
+        title="contacts_api",
+        summary="Personal contacts behind JWT accounts: every user sees only their own.",
+        version="1.0.0",
+        lifespan=lifespan,
+        responses=SERVICE_UNAVAILABLE,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.settings = settings
+    app.state.engine = create_db_engine(settings.database_url)
+    app.state.password_hasher = PasswordHasher(settings.bcrypt_rounds)
+
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, _database_unavailable)
+
+    for module in (health, auth, users):
+        app.include_router(module.router)
+    return app
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    status_code, headers = ERROR_STATUS[type(exc)]
+    return JSONResponse({"detail": str(exc)}, status_code=status_code, headers=headers)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "Database unavailable, try again shortly"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )

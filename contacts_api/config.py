@@ -1,0 +1,99 @@
+"""Settings, read once from the environment or a `.env` file.
+
+Every name of the contract's "Running it" section is a field here; the rest of the
+code receives a `Settings` object and never reads the environment itself.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+DEFAULT_DATABASE_URL = "sqlite:///data/contacts.db"
+SECRET_KEY_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
+MIN_SECRET_KEY_LENGTH = 32
+MAKE_A_KEY_HINT = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+class DatabaseSettings(BaseSettings):
+    """Only where the database is: what Alembic's command line needs, and nothing else.
+
+    Kept apart so that running `alembic` never generates a secret key as a side effect.
+    """
+
+    # An empty variable counts as unset, so `SECRET_KEY=` falls back to the generated key.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+
+
+def data_dir(database_url: str) -> Path:
+    """The folder for local state: beside the SQLite file, or `./data` for a server database."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (
+        None,
+        "",
+        ":memory:",
+    ):
+        return Path(url.database).parent
+    return Path("data")
+
+
+def load_or_create_secret_key(database_url: str) -> str:
+    """Read the key kept in the data folder, creating it on the first start.
+
+    A key generated per process would sign every user out at each restart, so the
+    generated key is written once, readable only by its owner, and reused after.
+    Opening with `O_EXCL` lets two processes starting together agree on one key.
+    """
+    path = data_dir(database_url) / SECRET_KEY_FILE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as key_file:
+        key = secrets.token_urlsafe(48)
+        key_file.write(key)
+    return key
+
+
+def _secret_key_default(data: dict[str, Any]) -> SecretStr:
+    return SecretStr(load_or_create_secret_key(data["database_url"]))
+
+
+class Settings(DatabaseSettings):
+    """The service's settings; see the README's settings table for each one."""
+
+    secret_key: SecretStr = Field(default_factory=_secret_key_default)
+    access_token_expire_minutes: int = Field(default=15, gt=0)
+    refresh_token_expire_days: int = Field(default=7, gt=0)
+    timezone: str = "UTC"
+    phone_region: str = "UA"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(
+                f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters; "
+                f"make one with: {MAKE_A_KEY_HINT} (or unset it to have one generated)"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value

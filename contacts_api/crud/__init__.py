@@ -1,0 +1,1 @@
+"""Plain functions over a session: every query the routes need, and nothing about HTTP."""

@@ -1,0 +1,37 @@
+"""Users: sign-up, look-up and authentication."""
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from contacts_api.exceptions import EmailAlreadyRegistered, InvalidCredentials
+from contacts_api.models import User, UserCreate
+from contacts_api.security import PasswordHasher
+
+
+def create_user(session: Session, *, data: UserCreate, hasher: PasswordHasher) -> User:
+    """Insert a user; the unique index on `email` decides a race between two sign-ups."""
+    user = User(email=data.email, hashed_password=hasher.hash(data.password))
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise EmailAlreadyRegistered from exc
+    session.refresh(user)
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def get_user_by_email(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email.lower())).first()
+
+
+def authenticate(session: Session, *, email: str, password: str, hasher: PasswordHasher) -> User:
+    """The user these credentials open, or `InvalidCredentials`, whichever part is wrong."""
+    user = get_user_by_email(session, email)
+    if not hasher.verify(password, user.hashed_password if user else None) or user is None:
+        raise InvalidCredentials
+    return user

@@ -1,0 +1,26 @@
+"""What can go wrong in the domain, said without HTTP.
+
+CRUD and security code raise these; `main.py` turns each into its status code in
+one place, so no function below the routes needs to know about HTTP.
+"""
+
+
+class DomainError(Exception):
+    """Base of the errors a client can cause; the message is safe to show them."""
+
+    message = "Request failed"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+
+
+class EmailAlreadyRegistered(DomainError):
+    message = "Email already registered"
+
+
+class InvalidCredentials(DomainError):
+    message = "Incorrect email or password"
+
+
+class InvalidToken(DomainError):
+    message = "Could not validate credentials"

@@ -1,0 +1,19 @@
+"""The signed-in user's own account."""
+
+from fastapi import APIRouter
+
+from contacts_api.deps import CurrentUser
+from contacts_api.models import UserPublic
+from contacts_api.routes.responses import UNAUTHORIZED
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+
+@router.get(
+    "/me",
+    response_model=UserPublic,
+    summary="The signed-in user",
+    responses=UNAUTHORIZED,
+)
+def read_me(user: CurrentUser) -> UserPublic:
+    return UserPublic.model_validate(user)

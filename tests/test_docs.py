@@ -1,0 +1,75 @@
+"""The API docs: served with their own assets, and describing every route fully."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from contacts_api.app import create_app
+from tests.conftest import make_settings
+
+ANY_URL = "sqlite://"  # the docs never touch the database
+
+
+@pytest.fixture(scope="module")
+def docs_client() -> TestClient:
+    return TestClient(create_app(make_settings(ANY_URL)))
+
+
+@pytest.fixture(scope="module")
+def openapi(docs_client: TestClient) -> dict:
+    return docs_client.get("/openapi.json").json()
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_load_every_asset_from_the_service_itself(
+    docs_client: TestClient, page: str
+) -> None:
+    html = docs_client.get(page).text
+    assets = [part.split('"')[0] for part in html.split('src="')[1:]]
+    assets += [part.split('"')[0] for part in html.split('href="')[1:]]
+
+    assert assets, "the page should load scripts"
+    assert "cdn" not in html.lower()
+    for asset in assets:
+        assert asset.startswith("/"), asset
+        assert docs_client.get(asset).status_code == 200, asset
+
+
+def test_swagger_authorize_logs_in_through_the_login_route(openapi: dict) -> None:
+    (scheme,) = openapi["components"]["securitySchemes"].values()
+
+    assert scheme["type"] == "oauth2"
+    assert scheme["flows"]["password"]["tokenUrl"] == "/api/auth/login"
+
+
+def test_login_documents_both_the_form_and_the_json_body(openapi: dict) -> None:
+    content = openapi["paths"]["/api/auth/login"]["post"]["requestBody"]["content"]
+
+    assert set(content) == {"application/x-www-form-urlencoded", "application/json"}
+
+
+def operations(openapi: dict) -> list[tuple[str, dict]]:
+    return [
+        (f"{method.upper()} {path}", operation)
+        for path, methods in openapi["paths"].items()
+        for method, operation in methods.items()
+    ]
+
+
+def test_every_route_has_a_summary_and_a_success_response_schema(openapi: dict) -> None:
+    for name, operation in operations(openapi):
+        assert operation.get("summary"), name
+        success = [code for code in operation["responses"] if code.startswith("2")]
+        assert success, name
+        if success != ["204"]:
+            assert "schema" in operation["responses"][success[0]]["content"]["application/json"]
+
+
+def test_every_protected_route_documents_its_401(openapi: dict) -> None:
+    for name, operation in operations(openapi):
+        if operation.get("security"):
+            assert "401" in operation["responses"], name
+
+
+def test_every_route_documents_503(openapi: dict) -> None:
+    for name, operation in operations(openapi):
+        assert "503" in operation["responses"], name

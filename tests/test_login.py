@@ -1,0 +1,160 @@
+"""POST /api/auth/login: form and JSON, one answer for every wrong credential."""
+
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from contacts_api.security import PasswordHasher
+from tests.conftest import TEST_PASSWORD, Account
+from tests.tokens import claims_of
+
+WRONG_CREDENTIALS = {"detail": "Incorrect email or password"}
+
+
+def test_login_with_the_oauth2_form_returns_a_token_pair(
+    client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    make_account("ada@example.com")
+
+    response = client.post(
+        "/api/auth/login", data={"username": "ada@example.com", "password": TEST_PASSWORD}
+    )
+
+    assert response.status_code == 200
+    assert set(response.json()) == {"access_token", "refresh_token", "token_type"}
+    assert response.json()["token_type"] == "bearer"
+
+
+def test_login_with_json_returns_a_token_pair(
+    client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    make_account("ada@example.com")
+
+    response = client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": TEST_PASSWORD}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["token_type"] == "bearer"
+
+
+def test_login_matches_the_email_case_insensitively(
+    client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    make_account("ada@example.com")
+
+    response = client.post(
+        "/api/auth/login", json={"email": "ADA@Example.com", "password": TEST_PASSWORD}
+    )
+
+    assert response.status_code == 200
+
+
+def test_tokens_carry_sub_type_exp_iat_and_jti(
+    client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    account = make_account()
+
+    access = claims_of(account.access_token)
+    refresh = claims_of(account.refresh_token)
+
+    assert access["sub"] == refresh["sub"] == str(account.id)
+    assert (access["type"], refresh["type"]) == ("access", "refresh")
+    for claims in (access, refresh):
+        assert {"exp", "iat", "jti"} <= set(claims)
+    assert access["jti"] != refresh["jti"]
+
+
+def test_token_lifetimes_follow_the_settings(
+    client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    account = make_account()
+
+    access = claims_of(account.access_token)
+    refresh = claims_of(account.refresh_token)
+
+    assert access["exp"] - access["iat"] == 15 * 60
+    assert refresh["exp"] - refresh["iat"] == 7 * 24 * 3600
+
+
+def test_login_with_a_wrong_password_is_401_with_a_bearer_challenge(
+    client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    make_account("ada@example.com")
+
+    response = client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": "wrong password"}
+    )
+
+    assert response.status_code == 401
+    assert response.json() == WRONG_CREDENTIALS
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_login_with_an_unknown_email_gives_the_same_401(client: TestClient) -> None:
+    response = client.post(
+        "/api/auth/login", data={"username": "nobody@example.com", "password": TEST_PASSWORD}
+    )
+
+    assert response.status_code == 401
+    assert response.json() == WRONG_CREDENTIALS
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_login_with_an_unknown_email_still_checks_one_hash(
+    app: FastAPI, client: TestClient
+) -> None:
+    """The time a login takes must not tell whether the email is registered."""
+    checked: list[str | None] = []
+
+    class CountingHasher(PasswordHasher):
+        def verify(self, password: str, hashed: str | None) -> bool:
+            checked.append(hashed)
+            return super().verify(password, hashed)
+
+    app.state.password_hasher = CountingHasher(rounds=4)
+
+    client.post("/api/auth/login", json={"email": "nobody@example.com", "password": "x" * 10})
+
+    assert checked == [None]
+
+
+def test_passwords_sharing_their_first_72_bytes_do_not_open_one_account(
+    client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    make_account("ada@example.com", password="p" * 72)
+
+    response = client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": "p" * 72 + "extra"}
+    )
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "missing"), [({"email": "a@x.io"}, "password"), ({"password": "x" * 8}, "email")]
+)
+def test_login_without_a_field_is_422_naming_it(
+    client: TestClient, body: dict, missing: str
+) -> None:
+    response = client.post("/api/auth/login", json=body)
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", missing]
+
+
+def test_login_form_without_a_password_is_422_naming_it(client: TestClient) -> None:
+    response = client.post("/api/auth/login", data={"username": "a@x.io"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "password"]
+
+
+def test_login_with_a_body_that_is_not_json_is_422(client: TestClient) -> None:
+    response = client.post(
+        "/api/auth/login", content=b"{not json", headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 422

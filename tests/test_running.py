@@ -1,0 +1,114 @@
+"""The contract's "Running it": one command from an empty folder, and the ASGI app path."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from contacts_api.migrations import upgrade_to_head
+from tests.conftest import TEST_PASSWORD
+
+REPO = Path(__file__).resolve().parent.parent
+STARTUP_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh_env(**extra: str) -> dict[str, str]:
+    """The environment of a fresh machine: no settings, only the project importable."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+    return env | {"PYTHONPATH": str(REPO)} | extra
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """`python -m contacts_api` started in an empty folder; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "contacts_api"],
+        cwd=tmp_path,
+        env=fresh_env(PORT=str(port), BCRYPT_ROUNDS="4"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                httpx2.get(f"{base_url}/api/health")
+                break
+            except httpx2.TransportError:
+                time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_one_command_migrates_an_empty_sqlite_file_and_serves(served: str, tmp_path: Path) -> None:
+    credentials = {"email": "ada@example.com", "password": TEST_PASSWORD}
+
+    health = httpx2.get(f"{served}/api/health")
+    signup = httpx2.post(f"{served}/api/auth/signup", json=credentials)
+
+    assert health.json() == {"status": "ok", "database": "ok"}
+    assert signup.status_code == 201
+    assert (tmp_path / "data" / "contacts.db").is_file()
+    assert (tmp_path / "data" / "secret_key").is_file()
+
+
+def test_the_asgi_app_imports_as_contacts_api_main_app(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from contacts_api.main import app; print(type(app).__name__)"],
+        cwd=tmp_path,
+        env=fresh_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert result.stdout.strip() == "FastAPI"
+
+
+def test_an_invalid_setting_stops_the_one_command_run_with_a_message(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "contacts_api"],
+        cwd=tmp_path,
+        env=fresh_env(SECRET_KEY="short"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "secrets.token_urlsafe" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_purge_script_deletes_expired_tokens_from_the_configured_database(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/contacts.db"
+    upgrade_to_head(url)
+
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "purge_tokens.py")],
+        cwd=tmp_path,
+        env=fresh_env(DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert result.stdout.strip() == "purged 0 expired refresh tokens"
