@@ -47,6 +47,10 @@ def test_login_documents_both_the_form_and_the_json_body(openapi: dict) -> None:
     assert set(content) == {"application/x-www-form-urlencoded", "application/json"}
 
 
+def test_login_documents_its_422(openapi: dict) -> None:
+    assert "422" in openapi["paths"]["/api/auth/login"]["post"]["responses"]
+
+
 def operations(openapi: dict) -> list[tuple[str, dict]]:
     return [
         (f"{method.upper()} {path}", operation)

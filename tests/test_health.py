@@ -1,6 +1,9 @@
 """GET /api/health, and the service while its database is unreachable."""
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlmodel import Session
 
 from contacts_api.app import create_app
 from tests.conftest import TEST_PASSWORD, make_settings
@@ -41,3 +44,20 @@ def test_a_route_that_needs_the_database_is_503_while_it_is_unreachable() -> Non
 
     assert response.status_code == 503
     assert "Traceback" not in response.text
+
+
+def test_the_service_carries_on_after_the_database_drops_its_connections(
+    client: TestClient, db: Session, database_url: str
+) -> None:
+    """What a database restart does to the pool: every connection it held is gone."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to drop connections")
+    client.get("/api/health")  # the app's pool now holds a connection
+    db.exec(
+        text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    )
+
+    assert client.get("/api/health").status_code == 200

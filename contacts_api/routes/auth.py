@@ -17,7 +17,7 @@ from contacts_api.models import (
     UserCreate,
     UserPublic,
 )
-from contacts_api.routes.responses import UNAUTHORIZED
+from contacts_api.routes.responses import UNAUTHORIZED, VALIDATION_ERROR
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -104,7 +104,10 @@ def signup(data: UserCreate, session: SessionDep, hasher: PasswordHasherDep) -> 
     "/login",
     response_model=TokenPair,
     summary="Log in with email and password; get an access and a refresh token",
-    responses={401: UNAUTHORIZED[401] | {"description": "Unknown email or wrong password"}},
+    responses={
+        401: UNAUTHORIZED[401] | {"description": "Unknown email or wrong password"},
+        **VALIDATION_ERROR,
+    },
     openapi_extra={"requestBody": LOGIN_REQUEST_BODY},
 )
 def login(

@@ -14,3 +14,12 @@ UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
 SERVICE_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorMessage, "description": "The database is unreachable"}
 }
+# For a route that reads its body itself, so FastAPI does not add its `422` on its own.
+VALIDATION_ERROR: dict[int | str, dict[str, Any]] = {
+    422: {
+        "description": "Validation Error",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+        },
+    }
+}
