@@ -17,12 +17,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from contacts_api.config import Settings
 from contacts_api.db import create_db_engine
 from contacts_api.exceptions import (
+    ContactEmailTaken,
+    ContactNotFound,
     DomainError,
     EmailAlreadyRegistered,
     InvalidCredentials,
     InvalidToken,
 )
-from contacts_api.routes import auth, health, users
+from contacts_api.routes import auth, contacts, health, users
 from contacts_api.routes.responses import SERVICE_UNAVAILABLE
 from contacts_api.security import PasswordHasher
 
@@ -33,6 +35,8 @@ BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 # Each domain error's status code, and the headers its answer carries.
 ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str] | None]] = {
     EmailAlreadyRegistered: (status.HTTP_409_CONFLICT, None),
+    ContactEmailTaken: (status.HTTP_409_CONFLICT, None),
+    ContactNotFound: (status.HTTP_404_NOT_FOUND, None),
     InvalidCredentials: (status.HTTP_401_UNAUTHORIZED, BEARER_CHALLENGE),
     InvalidToken: (status.HTTP_401_UNAUTHORIZED, BEARER_CHALLENGE),
 }
@@ -67,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
 
-    for module in (health, auth, users):
+    for module in (health, auth, users, contacts):
         app.include_router(module.router)
     return app
 

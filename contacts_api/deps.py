@@ -6,16 +6,28 @@ what the tests do to run the same suite on SQLite and PostgreSQL.
 """
 
 from collections.abc import Iterator
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from contacts_api.config import Settings
+from contacts_api.crud.contacts import get_contact
 from contacts_api.crud.users import get_user
 from contacts_api.exceptions import InvalidToken
-from contacts_api.models import TokenType, User
+from contacts_api.models import (
+    MAX_ID,
+    Contact,
+    ContactCreate,
+    ContactUpdate,
+    TokenType,
+    User,
+    normalize_phone,
+)
 from contacts_api.security import PasswordHasher, decode_token
 
 LOGIN_PATH = "/api/auth/login"
@@ -65,3 +77,60 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_today(settings: SettingsDep) -> date:
+    """Today's date in the `TIMEZONE` setting; tests override this to freeze the calendar."""
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+TodayDep = Annotated[date, Depends(get_today)]
+
+
+def get_owned_contact(
+    contact_id: Annotated[int, Path(ge=1, le=MAX_ID)], user: CurrentUser, session: SessionDep
+) -> Contact:
+    """The contact in the path, if it is the current user's; `404` otherwise."""
+    return get_contact(session, owner_id=user.id, contact_id=contact_id)
+
+
+OwnedContact = Annotated[Contact, Depends(get_owned_contact)]
+
+
+def _checked(values: dict[str, Any], settings: Settings, today: date) -> dict[str, Any]:
+    """The checks that need settings or the calendar, which a Pydantic model cannot reach.
+
+    The phone is normalised to E.164 in the `PHONE_REGION` setting, and the birthday
+    compared with "today" in the `TIMEZONE` setting. Failures are raised as FastAPI's
+    own `422`, naming the field, like every other validation error.
+    """
+    errors: list[dict[str, Any]] = []
+    checked = dict(values)
+    if values.get("phone") is not None:
+        try:
+            checked["phone"] = normalize_phone(values["phone"], settings.phone_region)
+        except ValueError as exc:
+            errors.append(_field_error("phone", str(exc), values["phone"]))
+    if values.get("birthday") is not None and values["birthday"] > today:
+        errors.append(
+            _field_error("birthday", "must not be in the future", str(values["birthday"]))
+        )
+    if errors:
+        raise RequestValidationError(errors)
+    return checked
+
+
+def _field_error(field: str, message: str, value: str) -> dict[str, Any]:
+    return {"type": "value_error", "loc": ("body", field), "msg": message, "input": value}
+
+
+def valid_contact(data: ContactCreate, settings: SettingsDep, today: TodayDep) -> ContactCreate:
+    return ContactCreate.model_validate(_checked(data.model_dump(), settings, today))
+
+
+def valid_changes(data: ContactUpdate, settings: SettingsDep, today: TodayDep) -> dict[str, Any]:
+    return _checked(data.model_dump(exclude_unset=True), settings, today)
+
+
+ValidContact = Annotated[ContactCreate, Depends(valid_contact)]
+ValidChanges = Annotated[dict[str, Any], Depends(valid_changes)]

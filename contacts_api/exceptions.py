@@ -24,3 +24,13 @@ class InvalidCredentials(DomainError):
 
 class InvalidToken(DomainError):
     message = "Could not validate credentials"
+
+
+class ContactNotFound(DomainError):
+    """No such contact among the current user's: someone else's is not found either."""
+
+    message = "Contact not found"
+
+
+class ContactEmailTaken(DomainError):
+    message = "You already have a contact with this email"

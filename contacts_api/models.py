@@ -5,11 +5,14 @@
 such as `hashed_password` can never reach a response by accident.
 """
 
-from datetime import datetime
+import unicodedata
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import EmailStr, field_validator
-from sqlalchemy import ForeignKey
+import phonenumbers
+from pydantic import ConfigDict, EmailStr, StringConstraints, field_validator
+from sqlalchemy import ForeignKey, Index, SmallInteger, UniqueConstraint
 from sqlmodel import Column, Field, Relationship, SQLModel
 
 from contacts_api.db import UTCDateTime, utcnow
@@ -17,7 +20,7 @@ from contacts_api.db import UTCDateTime, utcnow
 # Stable constraint names, so that migrations can refer to them on both databases.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
@@ -145,6 +148,207 @@ class RefreshToken(SQLModel, table=True):
     spent_at: datetime | None = Field(default=None, sa_column=_timestamp_column(nullable=True))
 
     family: RefreshTokenFamily = Relationship()
+
+
+# --- Contacts ---------------------------------------------------------------
+
+NAME_MAX_LENGTH = 50
+PHONE_MAX_LENGTH = 32
+NOTES_MAX_LENGTH = 2000
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH)
+]
+
+
+def search_key(text: str) -> str:
+    """The form a name or email is matched in: compatibility-normalised and case-folded.
+
+    SQLite's `lower()` and `LIKE` fold only ASCII, and PostgreSQL's depend on the
+    database's locale, so neither can be trusted to match `оле` in "Олена". Folding in
+    Python, once on write and once for each query, gives the same answer on both.
+    """
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def birthday_key(birthday: date) -> int:
+    """Month and day as one number, `MMDD` (1 March is 301): what the birthday query needs.
+
+    "Birthdays in the next N days" compares month and day and ignores the year, which a
+    `date` column cannot do with an index. With this key the window is one or two
+    ranges of integers, which the `(owner_id, birthday_key)` index serves directly.
+    """
+    return birthday.month * 100 + birthday.day
+
+
+def normalize_phone(raw: str, region: str) -> str:
+    """A phone number in E.164 (`+380671234567`), or `ValueError` if it is not a real one.
+
+    A number written without a country code is read as a number of `region`.
+    """
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"not a valid phone number (without a country code, read in {region})")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def derived_columns(values: dict[str, Any]) -> dict[str, Any]:
+    """The search and birthday keys for whichever of their source fields `values` holds."""
+    derived: dict[str, Any] = {}
+    for field in ("first_name", "last_name", "email"):
+        if field in values:
+            derived[f"{field}_key"] = search_key(values[field])
+    if "birthday" in values:
+        derived["birthday_key"] = birthday_key(values["birthday"])
+    return derived
+
+
+class ContactBase(SQLModel):
+    first_name: Name = Field(max_length=NAME_MAX_LENGTH)
+    last_name: Name = Field(max_length=NAME_MAX_LENGTH)
+    email: EmailStr = Field(max_length=EMAIL_MAX_LENGTH)
+    phone: str = Field(
+        min_length=1,
+        max_length=PHONE_MAX_LENGTH,
+        description="Stored and returned in E.164; without a country code, read in PHONE_REGION",
+    )
+    birthday: date = Field(description="Not in the future")
+    notes: str | None = Field(default=None, max_length=NOTES_MAX_LENGTH)
+
+
+CONTACT_EXAMPLE = {
+    "first_name": "Олена",
+    "last_name": "Коваленко",
+    "email": "olena.kovalenko@example.com",
+    "phone": "067 123 45 67",
+    "birthday": "1990-03-08",
+    "notes": "Met at the Kyiv meetup",
+}
+
+
+class ContactCreate(ContactBase):
+    """A new contact, or every field of one for `PUT`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CONTACT_EXAMPLE]})
+
+
+def _no_null_defaults(schema: dict[str, Any]) -> None:
+    for prop in schema["properties"].values():
+        if "default" in prop and prop["default"] is None and "anyOf" not in prop:
+            del prop["default"]
+
+
+class ContactUpdate(SQLModel):
+    """Any subset of the fields, for `PATCH`.
+
+    A field left out keeps its value. The fields a contact must have default to
+    `None` only to mark them as "left out": sent as `null` they fail validation,
+    while `"notes": null` clears the notes.
+    """
+
+    model_config = ConfigDict(json_schema_extra=_no_null_defaults)
+
+    first_name: Name = Field(default=None, max_length=NAME_MAX_LENGTH)
+    last_name: Name = Field(default=None, max_length=NAME_MAX_LENGTH)
+    email: EmailStr = Field(default=None, max_length=EMAIL_MAX_LENGTH)
+    phone: str = Field(default=None, min_length=1, max_length=PHONE_MAX_LENGTH)
+    birthday: date = Field(default=None)
+    notes: str | None = Field(default=None, max_length=NOTES_MAX_LENGTH)
+
+
+class Contact(ContactBase, table=True):
+    """A contact row; the `*_key` columns are derived, see `derived_columns`."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        # Unique per owner, case-insensitively: the database decides a race between two creates.
+        UniqueConstraint("owner_id", "email_key"),
+        # The list's order, so a page is read straight off the index.
+        Index("ix_contacts_owner_order", "owner_id", "last_name_key", "first_name_key", "id"),
+        Index("ix_contacts_owner_birthday", "owner_id", "birthday_key"),
+        # Substring search (`LIKE '%оле%'`) through trigrams; PostgreSQL only, see env.py.
+        Index(
+            "ix_contacts_search_trgm",
+            "first_name_key",
+            "last_name_key",
+            "email_key",
+            postgresql_using="gin",
+            postgresql_ops={
+                "first_name_key": "gin_trgm_ops",
+                "last_name_key": "gin_trgm_ops",
+                "email_key": "gin_trgm_ops",
+            },
+            info={"dialect": "postgresql"},
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(
+        sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    email: str = Field(max_length=EMAIL_MAX_LENGTH)
+    first_name_key: str = Field(max_length=4 * NAME_MAX_LENGTH)
+    last_name_key: str = Field(max_length=4 * NAME_MAX_LENGTH)
+    email_key: str = Field(max_length=4 * EMAIL_MAX_LENGTH)
+    birthday_key: int = Field(sa_type=SmallInteger)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp_column())
+
+
+class ContactPublic(ContactBase):
+    id: int
+    email: str
+    created_at: datetime
+    updated_at: datetime
+
+
+MAX_ID = 2**31 - 1  # the largest integer id both databases store
+MAX_OFFSET = 2**31 - 1
+SEARCH_TERM_MAX_LENGTH = EMAIL_MAX_LENGTH
+
+
+class PageQuery(SQLModel):
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+class ContactSearch(PageQuery):
+    """`GET /api/contacts`: every term a case-insensitive substring, all of them AND-ed."""
+
+    q: str | None = Field(
+        default=None,
+        max_length=SEARCH_TERM_MAX_LENGTH,
+        description="Matches first name, last name or email",
+    )
+    first_name: str | None = Field(default=None, max_length=SEARCH_TERM_MAX_LENGTH)
+    last_name: str | None = Field(default=None, max_length=SEARCH_TERM_MAX_LENGTH)
+    email: str | None = Field(default=None, max_length=SEARCH_TERM_MAX_LENGTH)
+
+
+class BirthdayQuery(PageQuery):
+    days: int = Field(default=7, ge=1, le=366, description="The window: today … today + days - 1")
+
+
+class ContactPage(SQLModel):
+    items: list[ContactPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class BirthdayContact(ContactPublic):
+    next_birthday: date
+    turns: int = Field(description="The age the contact turns on `next_birthday`")
+
+
+class BirthdayPage(SQLModel):
+    items: list[BirthdayContact]
+    total: int
+    limit: int
+    offset: int
 
 
 # --- Responses shared by every entity ----------------------------------------
