@@ -235,10 +235,12 @@ class ContactCreate(ContactBase):
     model_config = ConfigDict(json_schema_extra={"examples": [CONTACT_EXAMPLE]})
 
 
-def _no_null_defaults(schema: dict[str, Any]) -> None:
+def _update_schema(schema: dict[str, Any]) -> None:
+    """Show no `null` default for a field that must not be null, and give an example."""
     for prop in schema["properties"].values():
         if "default" in prop and prop["default"] is None and "anyOf" not in prop:
             del prop["default"]
+    schema["examples"] = [{"phone": "+380 50 123 45 67", "notes": None}]
 
 
 class ContactUpdate(SQLModel):
@@ -249,7 +251,7 @@ class ContactUpdate(SQLModel):
     while `"notes": null` clears the notes.
     """
 
-    model_config = ConfigDict(json_schema_extra=_no_null_defaults)
+    model_config = ConfigDict(json_schema_extra=_update_schema)
 
     first_name: Name = Field(default=None, max_length=NAME_MAX_LENGTH)
     last_name: Name = Field(default=None, max_length=NAME_MAX_LENGTH)

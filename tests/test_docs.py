@@ -77,3 +77,30 @@ def test_every_protected_route_documents_its_401(openapi: dict) -> None:
 def test_every_route_documents_503(openapi: dict) -> None:
     for name, operation in operations(openapi):
         assert "503" in operation["responses"], name
+
+
+CONTACT_ROUTES = {
+    ("post", "/api/contacts"): {"201", "401", "409", "422", "503"},
+    ("get", "/api/contacts"): {"200", "401", "422", "503"},
+    ("get", "/api/contacts/birthdays"): {"200", "401", "422", "503"},
+    ("get", "/api/contacts/{contact_id}"): {"200", "401", "404", "422", "503"},
+    ("put", "/api/contacts/{contact_id}"): {"200", "401", "404", "409", "422", "503"},
+    ("patch", "/api/contacts/{contact_id}"): {"200", "401", "404", "409", "422", "503"},
+    ("delete", "/api/contacts/{contact_id}"): {"204", "401", "404", "422", "503"},
+}
+
+
+@pytest.mark.parametrize(("method", "path"), list(CONTACT_ROUTES))
+def test_contact_routes_document_every_status_they_answer(
+    openapi: dict, method: str, path: str
+) -> None:
+    assert set(openapi["paths"][path][method]["responses"]) == CONTACT_ROUTES[(method, path)]
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch"])
+def test_contact_bodies_come_with_an_example(openapi: dict, method: str) -> None:
+    path = "/api/contacts" if method == "post" else "/api/contacts/{contact_id}"
+    ref = openapi["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    schema = openapi["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+
+    assert schema["examples"]
