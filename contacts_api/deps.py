@@ -24,9 +24,10 @@ from contacts_api.models import (
     Contact,
     ContactCreate,
     ContactUpdate,
+    InvalidFields,
     TokenType,
     User,
-    normalize_phone,
+    check_contact_fields,
 )
 from contacts_api.security import PasswordHasher, decode_token
 
@@ -98,30 +99,24 @@ OwnedContact = Annotated[Contact, Depends(get_owned_contact)]
 
 
 def _checked(values: dict[str, Any], settings: Settings, today: date) -> dict[str, Any]:
-    """The checks that need settings or the calendar, which a Pydantic model cannot reach.
+    """`check_contact_fields` with this request's settings and date.
 
-    The phone is normalised to E.164 in the `PHONE_REGION` setting, and the birthday
-    compared with "today" in the `TIMEZONE` setting. Failures are raised as FastAPI's
-    own `422`, naming the field, like every other validation error.
+    Failures become FastAPI's own `422`, naming each field, like any other validation error.
     """
-    errors: list[dict[str, Any]] = []
-    checked = dict(values)
-    if values.get("phone") is not None:
-        try:
-            checked["phone"] = normalize_phone(values["phone"], settings.phone_region)
-        except ValueError as exc:
-            errors.append(_field_error("phone", str(exc), values["phone"]))
-    if values.get("birthday") is not None and values["birthday"] > today:
-        errors.append(
-            _field_error("birthday", "must not be in the future", str(values["birthday"]))
-        )
-    if errors:
-        raise RequestValidationError(errors)
-    return checked
-
-
-def _field_error(field: str, message: str, value: str) -> dict[str, Any]:
-    return {"type": "value_error", "loc": ("body", field), "msg": message, "input": value}
+    try:
+        return check_contact_fields(values, phone_region=settings.phone_region, today=today)
+    except InvalidFields as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body", field),
+                    "msg": message,
+                    "input": values[field],
+                }
+                for field, message in exc.problems.items()
+            ]
+        ) from exc
 
 
 def valid_contact(data: ContactCreate, settings: SettingsDep, today: TodayDep) -> ContactCreate:

@@ -195,6 +195,37 @@ def normalize_phone(raw: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+class InvalidFields(ValueError):
+    """Checks that need settings or the calendar failed; `problems` maps field to message."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems.items()))
+        self.problems = problems
+
+
+def check_contact_fields(
+    values: dict[str, Any], *, phone_region: str, today: date
+) -> dict[str, Any]:
+    """The checks a Pydantic model cannot make alone, since they need settings or the date.
+
+    Returns `values` with the phone in E.164, read in `phone_region` when it has no
+    country code; refuses a birthday after `today`. Raises `InvalidFields` naming each
+    field that failed. The API and the seed script both check contacts through here.
+    """
+    checked = dict(values)
+    problems: dict[str, str] = {}
+    if values.get("phone") is not None:
+        try:
+            checked["phone"] = normalize_phone(values["phone"], phone_region)
+        except ValueError as exc:
+            problems["phone"] = str(exc)
+    if values.get("birthday") is not None and values["birthday"] > today:
+        problems["birthday"] = "must not be in the future"
+    if problems:
+        raise InvalidFields(problems)
+    return checked
+
+
 def derived_columns(values: dict[str, Any]) -> dict[str, Any]:
     """The search and birthday keys for whichever of their source fields `values` holds."""
     derived: dict[str, Any] = {}
