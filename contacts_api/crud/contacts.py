@@ -7,7 +7,7 @@ user's row: for them it does not exist, and the routes answer `404`.
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, delete, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -56,6 +56,13 @@ def update_contact(session: Session, *, contact: Contact, changes: dict[str, Any
 def delete_contact(session: Session, *, contact: Contact) -> None:
     session.delete(contact)
     session.commit()
+
+
+def delete_all_contacts(session: Session, *, owner_id: int) -> int:
+    """Delete every contact of `owner_id` in one statement; return how many."""
+    deleted = session.exec(delete(Contact).where(owned(owner_id).whereclause)).rowcount
+    session.commit()
+    return deleted
 
 
 def search_contacts(

@@ -35,3 +35,12 @@ def authenticate(session: Session, *, email: str, password: str, hasher: Passwor
     if not hasher.verify(password, user.hashed_password if user else None) or user is None:
         raise InvalidCredentials
     return user
+
+
+def set_password(session: Session, *, user: User, password: str, hasher: PasswordHasher) -> User:
+    """Store a new hash for `user` (added if new): what the seed script's demo user needs."""
+    user.hashed_password = hasher.hash(password)
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
