@@ -1,0 +1,564 @@
+"""How fast is contacts_api, and how does its cost grow? `python scripts/bench.py [--quick]`.
+
+A tool, not a test. It fills a scratch database (it drops and recreates everything in
+it), starts the app itself with uvicorn (one worker), drives load from a separate
+process (`wrk` when installed, else an async httpx2 client), and prints one table of
+figures, each against its target, plus a JSON file and a PNG plot of latency against
+table size. Every figure is a ratio of two measurements taken in the same run, so the
+noise of a shared machine largely cancels.
+
+The database: `--database-url`, else `BENCH_DATABASE_URL`, else the PostgreSQL database
+`contacts_bench` on 127.0.0.1 when the server is reachable (created if missing), else a
+temporary SQLite file. Never point it at data you want to keep.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from seed import ContactFactory, contact_rows, write_rows
+from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, select
+
+from contacts_api.db import create_db_engine, utcnow
+from contacts_api.migrations import upgrade_to_head
+from contacts_api.models import Contact, ContactPublic, User, search_key
+from contacts_api.security import PasswordHasher
+
+SCRIPTS = Path(__file__).resolve().parent
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/contacts_bench"
+PASSWORD = "bench password"
+SECRET_KEY = "bench-secret-key-that-is-long-enough-0123456789"
+OTHER_USERS = 1000  # the "other users" the big table's contacts belong to
+POOL_SIZE = 5000  # distinct generated contacts, repeated with fresh emails for bulk data
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Sizes:
+    others: tuple[int, ...]  # contacts of other users, for the list and get figures
+    own: tuple[int, ...]  # one user's contacts, for the search and birthday figures
+    seed: int  # contacts seeded for the seeding figure
+    requests: int  # latency samples per point
+    logins: int  # logins running at once against /api/users/me
+    seconds: float  # length of each throughput and pressure run
+
+
+FULL = Sizes(
+    others=(10_000, 100_000, 1_000_000),
+    own=(1_000, 10_000, 100_000),
+    seed=100_000,
+    requests=400,
+    logins=20,
+    seconds=8.0,
+)
+QUICK = Sizes(
+    others=(1_000, 3_000, 10_000),
+    own=(100, 300, 1_000),
+    seed=2_000,
+    requests=60,
+    logins=20,
+    seconds=2.0,
+)
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    target: str
+    met: bool
+    detail: str
+
+
+@dataclass
+class Report:
+    database: str
+    machine: dict[str, Any]
+    figures: list[Figure] = field(default_factory=list)
+    series: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+    def add(self, name: str, value: float, target: str, met: bool, detail: str) -> None:
+        self.figures.append(Figure(name, round(value, 3), target, met, detail))
+        print(f"  {name}: {value:.3f} (target {target}) {detail}", flush=True)
+
+
+# --- Load, in a separate process --------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float]  # seconds, one per request
+    elapsed: float
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies)
+
+    @property
+    def p99(self) -> float:
+        return statistics.quantiles(self.latencies, n=100)[98]
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed
+
+
+def load(url: str, headers: dict[str, str], requests: int, concurrency: int) -> LoadResult:
+    """`requests` GETs of `url` from `concurrency` connections; every answer must be 200."""
+    return asyncio.run(_load(url, headers, requests, concurrency))
+
+
+async def _load(url: str, headers: dict[str, str], requests: int, concurrency: int) -> LoadResult:
+    latencies: list[float] = []
+    remaining = iter(range(requests))
+    limits = httpx2.Limits(max_connections=concurrency)
+    async with httpx2.AsyncClient(headers=headers, limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            for _ in remaining:
+                started = time.perf_counter()
+                response = await client.get(url)
+                latencies.append(time.perf_counter() - started)
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return LoadResult(latencies, time.perf_counter() - started)
+
+
+def me_under_logins(
+    base_url: str, headers: dict[str, str], login: dict[str, str], logins: int, seconds: float
+) -> LoadResult:
+    """Latencies of `GET /api/users/me`, one at a time, while `logins` logins run at once."""
+    return asyncio.run(_me_under_logins(base_url, headers, login, logins, seconds))
+
+
+async def _me_under_logins(
+    base_url: str, headers: dict[str, str], login: dict[str, str], logins: int, seconds: float
+) -> LoadResult:
+    stop = asyncio.Event()
+    limits = httpx2.Limits(max_connections=logins)
+    async with (
+        httpx2.AsyncClient(base_url=base_url, limits=limits, timeout=120) as logins_client,
+        httpx2.AsyncClient(base_url=base_url, headers=headers, timeout=60) as me_client,
+    ):
+
+        async def keep_logging_in() -> None:
+            while not stop.is_set():
+                response = await logins_client.post("/api/auth/login", json=login)
+                response.raise_for_status()
+
+        tasks = [asyncio.create_task(keep_logging_in()) for _ in range(logins)]
+        await asyncio.sleep(0.5)  # every login is under way
+        latencies: list[float] = []
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            request_started = time.perf_counter()
+            (await me_client.get("/api/users/me")).raise_for_status()
+            latencies.append(time.perf_counter() - request_started)
+        stop.set()
+        await asyncio.gather(*tasks)
+        return LoadResult(latencies, time.perf_counter() - started)
+
+
+def wrk_rate(url: str, headers: dict[str, str], seconds: float) -> float:
+    """Requests a second that `wrk` reaches against `url` (one thread, ten connections)."""
+    command = ["wrk", "-t1", "-c10", f"-d{max(1, round(seconds))}s", url]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in output:
+        raise RuntimeError(f"wrk saw errors from {url}:\n{output}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+
+# --- The database and the server ----------------------------------------------------
+
+
+def choose_database(requested: str | None) -> str:
+    if requested:
+        return requested
+    try:
+        admin = create_engine(make_url(DEFAULT_POSTGRES_URL).set(database="postgres"))
+        with admin.connect():
+            pass
+        admin.dispose()
+    except OperationalError:
+        return f"sqlite:///{tempfile.mkdtemp(prefix='contacts-bench-')}/bench.db"
+    return DEFAULT_POSTGRES_URL
+
+
+def recreate_database(url: str) -> None:
+    """An empty database at `url`, migrated to head."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+            connection.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+        admin.dispose()
+    elif parsed.database and Path(parsed.database).exists():
+        Path(parsed.database).unlink()
+    upgrade_to_head(url)
+
+
+def analyze(engine: Engine) -> None:
+    """Fresh planner statistics after a bulk load, as autovacuum would give in time."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """uvicorn with one worker, serving `bench_app:app` on the bench database."""
+
+    def __init__(self, database_url: str, bare_json: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        env = os.environ | {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": SECRET_KEY,
+            "RATE_LIMIT_ENABLED": "false",
+            "BENCH_BARE_JSON": str(bare_json),
+        }
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench_app:app",
+                "--app-dir",
+                str(SCRIPTS),
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx2.get(f"{self.base_url}/api/health").raise_for_status()
+                return
+            except httpx2.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError("the server did not start")
+
+    def resident_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+# --- Data ----------------------------------------------------------------------------
+
+
+class Data:
+    """Users and bulk contacts, written straight to the database (not through the API)."""
+
+    def __init__(self, engine: Engine, today: date) -> None:
+        self.engine = engine
+        self.hashed = PasswordHasher(12).hash(PASSWORD)
+        self.numbers = iter(range(1, 10**9))
+        factory = ContactFactory(["uk_UA", "en_US"], seed=7, today=today)
+        now = utcnow()
+        self.pool = list(
+            contact_rows(
+                factory, owner_id=0, numbers=range(1, POOL_SIZE + 1), phone_region="UA", now=now
+            )
+        )
+
+    def user(self, email: str) -> int:
+        with self.engine.begin() as connection:
+            return connection.execute(
+                insert(User)
+                .values(email=email, hashed_password=self.hashed, created_at=utcnow())
+                .returning(User.id)
+            ).scalar_one()
+
+    def users(self, prefix: str, count: int) -> list[int]:
+        return [self.user(f"{prefix}{n}@bench.example") for n in range(count)]
+
+    def contacts(self, owners: list[int], count: int) -> None:
+        """`count` contacts spread evenly over `owners`, each with an email of its own."""
+        rows = (self._row(owners[n % len(owners)], n) for n in range(count))
+        write_rows(self.engine, rows, total=count)
+
+    def _row(self, owner_id: int, n: int) -> dict[str, Any]:
+        row = dict(self.pool[n % len(self.pool)])
+        local, domain = row["email"].split("@")
+        email = f"{local.rsplit('.', 1)[0]}.{next(self.numbers)}@{domain}"
+        return row | {"owner_id": owner_id, "email": email, "email_key": search_key(email)}
+
+
+# --- The run -------------------------------------------------------------------------
+
+
+def login(base_url: str, email: str) -> dict[str, str]:
+    response = httpx2.post(
+        f"{base_url}/api/auth/login", json={"email": email, "password": PASSWORD}
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def additions(sizes: tuple[int, ...]) -> Iterator[int]:
+    """How many rows to add to reach each size in turn."""
+    previous = 0
+    for size in sizes:
+        yield size - previous
+        previous = size
+
+
+def ratio_figure(
+    report: Report, name: str, series: list[float], limit: float, sizes: tuple[int, ...]
+) -> None:
+    value = series[-1] / series[0]
+    detail = (
+        f"{series[-1] * 1000:.2f} ms at {sizes[-1]:,} vs {series[0] * 1000:.2f} ms at {sizes[0]:,}"
+    )
+    report.add(name, value, f"<= {limit}", value <= limit, detail)
+
+
+def run(database_url: str, sizes: Sizes, output: Path) -> Report:
+    report = Report(
+        database=make_url(database_url).get_backend_name(),
+        machine={
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+    )
+    print(f"database: {make_url(database_url).render_as_string()}", flush=True)
+    recreate_database(database_url)
+    engine = create_db_engine(database_url)
+    data = Data(engine, date.today())
+
+    reader = data.user("reader@bench.example")
+    searcher = data.user("searcher@bench.example")
+    others = data.users("other", OTHER_USERS)
+    data.contacts([reader], 100)
+    with Session(engine) as session:
+        contact = session.exec(select(Contact).where(Contact.owner_id == reader)).first()
+        contact_id = contact.id
+        # The bare route answers the very JSON the real route gives for this contact.
+        bare_json = output / "bare.json"
+        bare_json.write_text(ContactPublic.model_validate(contact).model_dump_json())
+
+    server = Server(database_url, bare_json)
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+    try:
+        reader_auth = login(server.base_url, "reader@bench.example")
+        searcher_auth = login(server.base_url, "searcher@bench.example")
+
+        def p50(path: str, auth: dict[str, str]) -> float:
+            url = f"{server.base_url}{path}"
+            pool.submit(load, url, auth, 20, 1).result()  # warm up
+            return pool.submit(load, url, auth, sizes.requests, 1).result().p50
+
+        print("list and get, as other users' contacts grow", flush=True)
+        series: dict[str, list[float]] = {"list": [], "get": []}
+        for add in additions(sizes.others):
+            data.contacts(others, add)
+            analyze(engine)
+            series["list"].append(p50("/api/contacts?limit=20", reader_auth))
+            series["get"].append(p50(f"/api/contacts/{contact_id}", reader_auth))
+        report.series["others"] = {"size": list(sizes.others), **series}
+        ratio_figure(report, "p50 list, big vs small table", series["list"], 1.25, sizes.others)
+        ratio_figure(report, "p50 get by id, big vs small table", series["get"], 1.25, sizes.others)
+
+        print("search and birthdays, as one user's contacts grow", flush=True)
+        data.contacts([searcher], 1)
+        with engine.connect() as connection:
+            email = connection.execute(
+                text("SELECT email FROM contacts WHERE owner_id = :o"), {"o": searcher}
+            ).scalar_one()
+        term = email.split("@")[0]  # one contact's own address: a selective term
+        series = {"search": [], "birthdays": []}
+        for step, add in enumerate(additions(sizes.own)):
+            data.contacts([searcher], add - 1 if step == 0 else add)  # one is there already
+            analyze(engine)
+            series["search"].append(p50(f"/api/contacts?q={term}", searcher_auth))
+            series["birthdays"].append(p50("/api/contacts/birthdays?days=7", searcher_auth))
+        report.series["own"] = {"size": list(sizes.own), **series}
+        ratio_figure(report, "p50 search, big vs small user", series["search"], 3, sizes.own)
+        ratio_figure(report, "p50 birthdays, big vs small user", series["birthdays"], 3, sizes.own)
+
+        print("GET /api/users/me, alone and while logins run", flush=True)
+        me_url = f"{server.base_url}/api/users/me"
+        pool.submit(load, me_url, reader_auth, 20, 1).result()
+        alone = pool.submit(load, me_url, reader_auth, sizes.requests, 1).result()
+        pressed = pool.submit(
+            me_under_logins,
+            server.base_url,
+            reader_auth,
+            {"email": "other0@bench.example", "password": PASSWORD},
+            sizes.logins,
+            sizes.seconds,
+        ).result()
+        value = pressed.p99 / alone.p99
+        report.add(
+            f"p99 /users/me, {sizes.logins} logins at once vs alone",
+            value,
+            "<= 3",
+            value <= 3,
+            f"{pressed.p99 * 1000:.1f} ms vs {alone.p99 * 1000:.1f} ms",
+        )
+
+        print("throughput: authenticated get vs a bare route", flush=True)
+        get_url = f"{server.base_url}/api/contacts/{contact_id}"
+        bare_url = f"{server.base_url}/bench/bare"
+        if shutil.which("wrk"):
+            real_rate = wrk_rate(get_url, reader_auth, sizes.seconds)
+            bare_rate = wrk_rate(bare_url, {}, sizes.seconds)
+            tool = "wrk"
+        else:
+            requests = sizes.requests * 5
+            real_rate = pool.submit(load, get_url, reader_auth, requests, 10).result().rate
+            bare_rate = pool.submit(load, bare_url, {}, requests, 10).result().rate
+            tool = "httpx2"
+        value = real_rate / bare_rate
+        report.add(
+            "req/s get by id vs bare route",
+            value,
+            ">= 0.5",
+            value >= 0.5,
+            f"{real_rate:,.0f} vs {bare_rate:,.0f} req/s ({tool})",
+        )
+
+        print(f"seeding {sizes.seed:,} contacts vs Faker alone", flush=True)
+        seeded = data.user("seeded@bench.example")
+        generator = ContactFactory(["uk_UA", "en_US"], seed=11, today=date.today())
+        started = time.perf_counter()
+        for n in range(sizes.seed):
+            generator.payload(n)
+        faker_seconds = time.perf_counter() - started
+        factory = ContactFactory(["uk_UA", "en_US"], seed=11, today=date.today())
+        started = time.perf_counter()
+        rows = contact_rows(
+            factory,
+            owner_id=seeded,
+            numbers=range(sizes.seed),
+            phone_region="UA",
+            now=utcnow(),
+        )
+        write_rows(engine, rows, total=sizes.seed)
+        seed_seconds = time.perf_counter() - started
+        value = seed_seconds / faker_seconds
+        report.add(
+            "seeding vs Faker alone",
+            value,
+            "<= 1.5",
+            value <= 1.5,
+            f"{seed_seconds:.1f} s vs {faker_seconds:.1f} s "
+            f"({sizes.seed / seed_seconds:,.0f} rows/s written)",
+        )
+
+        resident = server.resident_mb()
+        report.add(
+            "worker resident memory, MB", resident, "<= 150", resident <= 150, "after the run"
+        )
+    finally:
+        server.stop()
+        pool.shutdown()
+        engine.dispose()
+    return report
+
+
+def print_table(report: Report) -> None:
+    print(f"\n{'figure':<48} {'measured':>9} {'target':>8}  met")
+    for figure in report.figures:
+        met = "yes" if figure.met else "NO"
+        print(f"{figure.name:<48} {figure.value:>9.2f} {figure.target:>8}  {met}")
+    print(f"({report.database}, {report.machine['cpus']} CPUs, {report.machine['platform']})")
+
+
+def plot(report: Report, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, (left, right) = pyplot.subplots(1, 2, figsize=(11, 4.2))
+    for axes, key, title in (
+        (left, "others", "A user's list and get, as other users' rows grow"),
+        (right, "own", "Search and birthdays, as one user's rows grow"),
+    ):
+        series = report.series[key]
+        for name, values in series.items():
+            if name != "size":
+                axes.plot(series["size"], [v * 1000 for v in values], marker="o", label=name)
+        axes.set_xscale("log")
+        axes.set_ylim(bottom=0)
+        axes.set_xlabel("contacts in the table" if key == "others" else "the user's contacts")
+        axes.set_ylabel("p50 latency, ms")
+        axes.set_title(title, fontsize=10)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.suptitle(f"contacts_api on {report.database}, {report.machine['cpus']} CPUs")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL"), help="scratch database"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=Path("artifacts/bench"), help="folder for JSON and PNG"
+    )
+    args = parser.parse_args(argv)
+    args.output.mkdir(parents=True, exist_ok=True)
+    sizes = QUICK if args.quick else FULL
+
+    started = time.perf_counter()
+    report = run(choose_database(args.database_url), sizes, args.output)
+    print_table(report)
+    name = f"bench-{report.database}{'-quick' if args.quick else ''}"
+    (args.output / f"{name}.json").write_text(
+        json.dumps(asdict(report) | {"sizes": asdict(sizes)}, indent=2)
+    )
+    plot(report, args.output / f"{name}.png")
+    print(f"wrote {args.output / name}.json and .png in {time.perf_counter() - started:.0f} s")
+    expected = 8
+    if len(report.figures) != expected:
+        print(f"only {len(report.figures)} of {expected} figures were produced", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
