@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from seed import ContactFactory, contact_rows, write_rows
+from seed import ContactFactory, contact_rows, generate_rows, write_rows
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -464,10 +464,11 @@ def run(database_url: str, sizes: Sizes, output: Path) -> Report:
         for n in range(sizes.seed):
             generator.payload(n)
         faker_seconds = time.perf_counter() - started
-        factory = ContactFactory(["uk_UA", "en_US"], seed=11, today=date.today())
         started = time.perf_counter()
-        rows = contact_rows(
-            factory,
+        rows = generate_rows(
+            locales=["uk_UA", "en_US"],
+            seed=11,
+            today=date.today(),
             owner_id=seeded,
             numbers=range(sizes.seed),
             phone_region="UA",
