@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = create_db_engine(settings.database_url)
-    app.state.password_hasher = PasswordHasher(settings.bcrypt_rounds)
+    app.state.password_hasher = PasswordHasher(settings.bcrypt_rounds, settings.hashing_concurrency)
 
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(OperationalError, _database_unavailable)

@@ -67,6 +67,11 @@ def _secret_key_default(data: dict[str, Any]) -> SecretStr:
     return SecretStr(load_or_create_secret_key(data["database_url"]))
 
 
+def _spare_cpus() -> int:
+    """All CPUs but one, so that password hashing always leaves one for everything else."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 class Settings(DatabaseSettings):
     """The service's settings; see the README's settings table for each one."""
 
@@ -78,6 +83,7 @@ class Settings(DatabaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
+    hashing_concurrency: int = Field(default_factory=_spare_cpus, ge=1)
 
     @field_validator("secret_key")
     @classmethod

@@ -3,6 +3,7 @@
 Keeping both here means either library could be swapped in one place.
 """
 
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,18 +22,22 @@ JWT_ALGORITHM = "HS256"
 class PasswordHasher:
     """bcrypt through passlib, at a cost the settings choose (tests lower it).
 
-    Every call costs a few hundred milliseconds of CPU by design: call it from a
-    worker thread (a plain `def` route), never from `async def` code.
+    Every hash costs a few hundred milliseconds of CPU by design: call it from a
+    worker thread (a plain `def` route), never from `async def` code. At most
+    `concurrency` hashes run at once, the rest wait their turn: a burst of logins then
+    takes longer itself, but leaves CPU for every other request instead of starving them.
     """
 
-    def __init__(self, rounds: int) -> None:
+    def __init__(self, rounds: int, concurrency: int) -> None:
         self._context = CryptContext(
             schemes=["bcrypt"], bcrypt__rounds=rounds, bcrypt__truncate_error=True
         )
-        self._dummy_hash = self._context.hash(uuid.uuid4().hex)
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._dummy_hash = self.hash(uuid.uuid4().hex)
 
     def hash(self, password: str) -> str:
-        return self._context.hash(password)
+        with self._slots:
+            return self._context.hash(password)
 
     def verify(self, password: str, hashed: str | None) -> bool:
         """Check a password; with no hash (an unknown email), check a dummy one.
@@ -43,7 +48,8 @@ class PasswordHasher:
         """
         if len(password.encode()) > BCRYPT_MAX_BYTES:
             return False
-        matches = self._context.verify(password, hashed or self._dummy_hash)
+        with self._slots:
+            matches = self._context.verify(password, hashed or self._dummy_hash)
         return matches and hashed is not None
 
 

@@ -289,7 +289,7 @@ class Data:
 
     def __init__(self, engine: Engine, today: date) -> None:
         self.engine = engine
-        self.hashed = PasswordHasher(12).hash(PASSWORD)
+        self.hashed = PasswordHasher(12, concurrency=1).hash(PASSWORD)
         self.numbers = iter(range(1, 10**9))
         factory = ContactFactory(["uk_UA", "en_US"], seed=7, today=today)
         now = utcnow()

@@ -274,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
     engine = create_db_engine(settings.database_url)
-    hasher = PasswordHasher(settings.bcrypt_rounds)
+    hasher = PasswordHasher(settings.bcrypt_rounds, settings.hashing_concurrency)
     accounts = [(args.email, args.password or secrets.token_urlsafe(12))]
     accounts += [
         (f"{args.email.split('@')[0]}{n}@{args.email.split('@')[1]}", secrets.token_urlsafe(12))

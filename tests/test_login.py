@@ -114,7 +114,7 @@ def test_login_with_an_unknown_email_still_checks_one_hash(
             checked.append(hashed)
             return super().verify(password, hashed)
 
-    app.state.password_hasher = CountingHasher(rounds=4)
+    app.state.password_hasher = CountingHasher(rounds=4, concurrency=1)
 
     client.post("/api/auth/login", json={"email": "nobody@example.com", "password": "x" * 10})
 
@@ -158,3 +158,23 @@ def test_login_with_a_body_that_is_not_json_is_422(client: TestClient) -> None:
     )
 
     assert response.status_code == 422
+
+
+def test_no_database_connection_is_held_while_the_password_is_checked(
+    app: FastAPI, client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    """bcrypt takes a quarter of a second; a connection held meanwhile starves the pool."""
+    make_account("ada@example.com")
+    engine = app.state.engine
+    held: list[int] = []
+
+    class PoolWatchingHasher(PasswordHasher):
+        def verify(self, password: str, hashed: str | None) -> bool:
+            held.append(engine.pool.checkedout())
+            return super().verify(password, hashed)
+
+    app.state.password_hasher = PoolWatchingHasher(rounds=4, concurrency=1)
+
+    client.post("/api/auth/login", json={"email": "ada@example.com", "password": TEST_PASSWORD})
+
+    assert held == [0]

@@ -116,10 +116,10 @@ def login(
     settings: SettingsDep,
     hasher: PasswordHasherDep,
 ) -> TokenPair:
-    user = users.authenticate(
+    user_id = users.authenticate(
         session, email=credentials.email, password=credentials.password, hasher=hasher
     )
-    return tokens.start_family(session, user_id=user.id, settings=settings)
+    return tokens.start_family(session, user_id=user_id, settings=settings)
 
 
 @router.post(
