@@ -314,6 +314,7 @@ class Contact(ContactBase, table=True):
                 "last_name_key": "gin_trgm_ops",
                 "email_key": "gin_trgm_ops",
             },
+            postgresql_with={"fastupdate": "off"},  # see the migration that set it
             info={"dialect": "postgresql"},
         ),
     )

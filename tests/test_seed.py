@@ -4,7 +4,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import phonenumbers
@@ -206,3 +206,27 @@ def test_seed_migrates_an_empty_database_itself(
 
     assert seed.main(["--count", "3"]) == 0
     assert "Wrote 3 contacts" in capsys.readouterr().out
+
+
+def test_rows_made_in_parallel_chunks_are_reproducible_and_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(seed, "CHUNK_SIZE", 7)  # several chunks, so several processes
+
+    def rows() -> list[dict]:
+        return list(
+            seed.generate_rows(
+                locales=["uk_UA", "en_US"],
+                seed=5,
+                today=date(2026, 11, 28),
+                owner_id=1,
+                numbers=range(1, 31),
+                phone_region="UA",
+                now=datetime(2026, 11, 28, tzinfo=UTC),
+            )
+        )
+
+    first, second = rows(), rows()
+
+    assert first == second
+    assert [int(r["email"].split("@")[0].rsplit(".", 1)[1]) for r in first] == list(range(1, 31))
