@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from contacts_api.app import create_app
 from contacts_api.config import Settings
+from contacts_api.logs import configure_logging
 from contacts_api.migrations import upgrade_to_head
 
 
@@ -20,7 +21,9 @@ def main() -> None:
     except ValidationError as exc:
         sys.exit(f"contacts_api: invalid settings\n{exc}")
     upgrade_to_head(settings.database_url)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    configure_logging()
+    # Our middleware writes one richer line a request, so uvicorn's own is left off.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)
 
 
 if __name__ == "__main__":

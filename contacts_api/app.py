@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import OperationalError
@@ -24,6 +25,7 @@ from contacts_api.exceptions import (
     InvalidCredentials,
     InvalidToken,
 )
+from contacts_api.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from contacts_api.routes import auth, contacts, health, users
 from contacts_api.routes.responses import SERVICE_UNAVAILABLE
 from contacts_api.security import PasswordHasher
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         responses=SERVICE_UNAVAILABLE,
         swagger_ui_parameters={"persistAuthorization": True},
+        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.engine = create_db_engine(settings.database_url)
@@ -73,6 +76,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (health, auth, users, contacts):
         app.include_router(module.router)
+
+    # The last added is the outermost: every response, CORS's included, gets the headers.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+        expose_headers=["Location", REQUEST_ID_HEADER],
+    )
+    app.add_middleware(RequestContextMiddleware)
     return app
 
 

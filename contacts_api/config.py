@@ -7,11 +7,11 @@ code receives a `Settings` object and never reads the environment itself.
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite:///data/contacts.db"
@@ -84,6 +84,18 @@ class Settings(DatabaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
     hashing_concurrency: int = Field(default_factory=_spare_cpus, ge=1)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    rate_limit_enabled: bool = True
+    redis_url: str | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """`CORS_ORIGINS=https://a.example,https://b.example`, as people write it."""
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     @field_validator("secret_key")
     @classmethod

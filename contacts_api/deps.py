@@ -57,6 +57,7 @@ PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 
 
 def get_current_user(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     token: Annotated[str, Depends(oauth2_scheme)],
@@ -74,6 +75,7 @@ def get_current_user(
     user = get_user(session, claims.subject)
     if user is None:
         raise InvalidToken
+    request.state.user_id = user.id  # for the access log line
     return user
 
 

@@ -5,5 +5,7 @@
 """
 
 from contacts_api.app import create_app
+from contacts_api.logs import configure_logging
 
+configure_logging()
 app = create_app()

@@ -1,0 +1,66 @@
+"""What every response gets: a request id, `nosniff`, and one structured log line.
+
+A plain ASGI middleware rather than Starlette's `BaseHTTPMiddleware`, which would
+buffer each response and run the app in a separate task.
+"""
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A client's id is echoed only if it is short and plain, so it cannot forge log lines.
+CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+access_log = logging.getLogger("contacts_api.access")
+
+
+class RequestContextMiddleware:
+    """Tags each request with an id and logs it once it has been answered.
+
+    The id is the client's `X-Request-ID` when it sent a usable one, a new one
+    otherwise; it is returned in the same header and written in the log line, so a
+    client's report can be matched with the server's log. The line holds the method,
+    the path (no query string), the status, the duration, the id and, when the request
+    was authenticated, the user id: never a header, a body or a token.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        sent = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        request_id = sent if CLIENT_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500  # what the client gets if the app fails before answering
+        started = time.perf_counter()
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                headers["X-Content-Type-Options"] = "nosniff"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            access_log.info(
+                "method=%s path=%s status=%d duration_ms=%.1f request_id=%s user_id=%s",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+                request_id,
+                scope["state"].get("user_id", "-"),
+            )
