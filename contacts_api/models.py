@@ -314,7 +314,7 @@ class Contact(ContactBase, table=True):
                 "last_name_key": "gin_trgm_ops",
                 "email_key": "gin_trgm_ops",
             },
-            postgresql_with={"fastupdate": "off"},  # see the migration that set it
+            postgresql_with={"gin_pending_list_limit": 1024},  # kB: see its migration
             info={"dialect": "postgresql"},
         ),
     )

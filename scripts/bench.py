@@ -240,7 +240,7 @@ def free_port() -> int:
 class Server:
     """uvicorn with one worker, serving `bench_app:app` on the bench database."""
 
-    def __init__(self, database_url: str, bare_json: Path) -> None:
+    def __init__(self, database_url: str, bare_json: Path, log: Path) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = os.environ | {
@@ -264,6 +264,7 @@ class Server:
                 "--no-access-log",
             ],
             env=env,
+            stderr=log.open("w"),  # one access line a request: kept, but out of the way
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -386,7 +387,7 @@ def run(database_url: str, sizes: Sizes, output: Path) -> Report:
         bare_json = output / "bare.json"
         bare_json.write_text(ContactPublic.model_validate(contact).model_dump_json())
 
-    server = Server(database_url, bare_json)
+    server = Server(database_url, bare_json, output / "server.log")
     pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
     try:
         reader_auth = login(server.base_url, "reader@bench.example")
