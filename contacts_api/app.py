@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from limits.errors import StorageError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -26,6 +27,7 @@ from contacts_api.exceptions import (
     InvalidToken,
 )
 from contacts_api.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
+from contacts_api.ratelimit import RateLimited, RateLimiter
 from contacts_api.routes import auth, contacts, health, users
 from contacts_api.routes.responses import SERVICE_UNAVAILABLE
 from contacts_api.security import PasswordHasher
@@ -70,9 +72,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = create_db_engine(settings.database_url)
     app.state.password_hasher = PasswordHasher(settings.bcrypt_rounds, settings.hashing_concurrency)
 
+    app.state.rate_limiter = RateLimiter(
+        enabled=settings.rate_limit_enabled, redis_url=settings.redis_url
+    )
+
+    app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
+    app.add_exception_handler(StorageError, _rate_limit_storage_unavailable)
 
     for module in (health, auth, users, contacts):
         app.include_router(module.router)
@@ -92,6 +100,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     status_code, headers = ERROR_STATUS[type(exc)]
     return JSONResponse({"detail": str(exc)}, status_code=status_code, headers=headers)
+
+
+async def _rate_limited(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RateLimited)
+    return JSONResponse(
+        {"detail": str(exc)},
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+async def _rate_limit_storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning(
+        "rate-limit storage unavailable during %s %s: %s", request.method, request.url.path, exc
+    )
+    return JSONResponse(
+        {"detail": "Service unavailable, try again shortly"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

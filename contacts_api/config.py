@@ -14,6 +14,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from contacts_api.ratelimit import parse_limit
+
 DEFAULT_DATABASE_URL = "sqlite:///data/contacts.db"
 SECRET_KEY_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
 MIN_SECRET_KEY_LENGTH = 32
@@ -87,6 +89,10 @@ class Settings(DatabaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     rate_limit_enabled: bool = True
+    rate_limit_signup: str = "5/minute"  # per client address
+    rate_limit_login: str = "10/minute"  # per client address
+    rate_limit_login_account: str = "5/minute"  # per account, from any address
+    rate_limit_refresh: str = "30/minute"  # per client address
     redis_url: str | None = None
 
     @field_validator("cors_origins", mode="before")
@@ -105,6 +111,14 @@ class Settings(DatabaseSettings):
                 f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters; "
                 f"make one with: {MAKE_A_KEY_HINT} (or unset it to have one generated)"
             )
+        return value
+
+    @field_validator(
+        "rate_limit_signup", "rate_limit_login", "rate_limit_login_account", "rate_limit_refresh"
+    )
+    @classmethod
+    def _readable_limit(cls, value: str) -> str:
+        parse_limit(value)  # raises ValueError, naming what it could not read
         return value
 
     @field_validator("timezone")

@@ -29,6 +29,7 @@ from contacts_api.models import (
     User,
     check_contact_fields,
 )
+from contacts_api.ratelimit import RateLimiter
 from contacts_api.security import PasswordHasher, decode_token
 
 LOGIN_PATH = "/api/auth/login"
@@ -51,7 +52,12 @@ def get_password_hasher(request: Request) -> PasswordHasher:
     return request.app.state.password_hasher
 
 
+def get_rate_limiter(request: Request) -> RateLimiter:
+    return request.app.state.rate_limiter
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 SessionDep = Annotated[Session, Depends(get_session)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 

@@ -75,11 +75,16 @@ def db(engine: Engine) -> Iterator[Session]:
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    """Test settings: a fixed key, the cheapest bcrypt cost, no `.env` from the checkout."""
+    """Test settings: a fixed key, the cheapest bcrypt cost, no `.env` from the checkout.
+
+    Rate limits are off: the suite signs up many users from one address. The tests of
+    the limits turn them on.
+    """
     values: dict[str, object] = {
         "database_url": database_url,
         "secret_key": SecretStr(TEST_SECRET_KEY),
         "bcrypt_rounds": 4,
+        "rate_limit_enabled": False,
     }
     return Settings(_env_file=None, **(values | overrides))
 

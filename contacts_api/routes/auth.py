@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from contacts_api.crud import tokens, users
-from contacts_api.deps import PasswordHasherDep, SessionDep, SettingsDep
+from contacts_api.deps import PasswordHasherDep, RateLimiterDep, SessionDep, SettingsDep
 from contacts_api.models import (
     ErrorMessage,
     LoginRequest,
@@ -17,7 +17,8 @@ from contacts_api.models import (
     UserCreate,
     UserPublic,
 )
-from contacts_api.routes.responses import UNAUTHORIZED, VALIDATION_ERROR
+from contacts_api.ratelimit import parse_limit
+from contacts_api.routes.responses import TOO_MANY_REQUESTS, UNAUTHORIZED, VALIDATION_ERROR
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -67,6 +68,31 @@ async def login_credentials(request: Request) -> LoginRequest:
         ) from exc
 
 
+Credentials = Annotated[LoginRequest, Depends(login_credentials)]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def limit_signup(request: Request, limiter: RateLimiterDep, settings: SettingsDep) -> None:
+    limiter.hit(parse_limit(settings.rate_limit_signup), "signup", _client(request))
+
+
+def limit_login(
+    request: Request, credentials: Credentials, limiter: RateLimiterDep, settings: SettingsDep
+) -> None:
+    """Per address, against one client trying many accounts; per account, against many
+    clients trying one."""
+    limiter.hit(parse_limit(settings.rate_limit_login), "login", _client(request))
+    account = credentials.email.lower()
+    limiter.hit(parse_limit(settings.rate_limit_login_account), "login-account", account)
+
+
+def limit_refresh(request: Request, limiter: RateLimiterDep, settings: SettingsDep) -> None:
+    limiter.hit(parse_limit(settings.rate_limit_refresh), "refresh", _client(request))
+
+
 LOGIN_REQUEST_BODY = {
     "required": True,
     "content": {
@@ -93,7 +119,11 @@ LOGIN_REQUEST_BODY = {
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
     summary="Create an account",
-    responses={409: {"model": ErrorMessage, "description": "Email already registered"}},
+    responses={
+        409: {"model": ErrorMessage, "description": "Email already registered"},
+        **TOO_MANY_REQUESTS,
+    },
+    dependencies=[Depends(limit_signup)],
 )
 def signup(data: UserCreate, session: SessionDep, hasher: PasswordHasherDep) -> UserPublic:
     user = users.create_user(session, data=data, hasher=hasher)
@@ -107,11 +137,13 @@ def signup(data: UserCreate, session: SessionDep, hasher: PasswordHasherDep) -> 
     responses={
         401: UNAUTHORIZED[401] | {"description": "Unknown email or wrong password"},
         **VALIDATION_ERROR,
+        **TOO_MANY_REQUESTS,
     },
     openapi_extra={"requestBody": LOGIN_REQUEST_BODY},
+    dependencies=[Depends(limit_login)],
 )
 def login(
-    credentials: Annotated[LoginRequest, Depends(login_credentials)],
+    credentials: Credentials,
     session: SessionDep,
     settings: SettingsDep,
     hasher: PasswordHasherDep,
@@ -126,7 +158,8 @@ def login(
     "/refresh",
     response_model=TokenPair,
     summary="Exchange a refresh token for a new pair (the old one is spent)",
-    responses=UNAUTHORIZED,
+    responses=UNAUTHORIZED | TOO_MANY_REQUESTS,
+    dependencies=[Depends(limit_refresh)],
 )
 def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     return tokens.rotate(session, refresh_token=data.refresh_token, settings=settings)

@@ -23,3 +23,10 @@ VALIDATION_ERROR: dict[int | str, dict[str, Any]] = {
         },
     }
 }
+TOO_MANY_REQUESTS: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorMessage,
+        "description": "Rate limit reached; `Retry-After` says in how many seconds to retry",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "example": 42}},
+    }
+}

@@ -1,0 +1,165 @@
+"""Rate limits on sign-up, login and refresh: 429 with Retry-After, in memory or in Redis."""
+
+from collections.abc import Callable
+
+import pytest
+import redis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from contacts_api.app import create_app
+from tests.conftest import TEST_PASSWORD, make_settings
+
+# A Redis database of its own, emptied before each test that uses it.
+TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+STORAGES = [pytest.param(None, id="memory"), pytest.param(TEST_REDIS_URL, id="redis")]
+
+
+@pytest.fixture(params=STORAGES)
+def redis_url(request: pytest.FixtureRequest) -> str | None:
+    if request.param:
+        redis.Redis.from_url(request.param).flushdb()
+    return request.param
+
+
+@pytest.fixture
+def limited_app(database_url: str, redis_url: str | None, db: Session) -> Callable[..., FastAPI]:
+    """An app with rate limits on: the given limits, generous ones otherwise."""
+
+    def make(**limits: str) -> FastAPI:
+        values = {
+            "rate_limit_signup": "100/minute",
+            "rate_limit_login": "100/minute",
+            "rate_limit_login_account": "100/minute",
+            "rate_limit_refresh": "100/minute",
+        } | limits
+        settings = make_settings(
+            database_url, rate_limit_enabled=True, redis_url=redis_url, **values
+        )
+        return create_app(settings)
+
+    return make
+
+
+def signup(client: TestClient, email: str) -> int:
+    return client.post(
+        "/api/auth/signup", json={"email": email, "password": TEST_PASSWORD}
+    ).status_code
+
+
+def login(client: TestClient, email: str, password: str = TEST_PASSWORD) -> int:
+    return client.post("/api/auth/login", json={"email": email, "password": password}).status_code
+
+
+def test_signups_over_the_limit_are_429_with_retry_after(
+    limited_app: Callable[..., FastAPI],
+) -> None:
+    with TestClient(limited_app(rate_limit_signup="2/minute")) as client:
+        assert [signup(client, f"u{n}@x.io") for n in range(2)] == [201, 201]
+        response = client.post(
+            "/api/auth/signup", json={"email": "u2@x.io", "password": TEST_PASSWORD}
+        )
+
+    assert response.status_code == 429
+    assert 0 < int(response.headers["retry-after"]) <= 60
+    assert response.json() == {"detail": "Too many requests, try again later"}
+
+
+def test_a_refused_signup_creates_no_account(limited_app: Callable[..., FastAPI]) -> None:
+    with TestClient(limited_app(rate_limit_signup="1/minute")) as client:
+        signup(client, "first@x.io")
+        signup(client, "second@x.io")
+        refused_login = login(client, "second@x.io")
+
+    assert refused_login == 401
+
+
+def test_logins_from_one_address_over_the_limit_are_429(
+    limited_app: Callable[..., FastAPI],
+) -> None:
+    with TestClient(limited_app(rate_limit_login="3/minute")) as client:
+        signup(client, "a@x.io")
+        statuses = [login(client, f"guess{n}@x.io") for n in range(3)]
+        statuses.append(login(client, "a@x.io"))
+
+    assert statuses == [401, 401, 401, 429]
+
+
+def test_logins_to_one_account_over_its_limit_are_429_from_any_address(
+    limited_app: Callable[..., FastAPI],
+) -> None:
+    app = limited_app(rate_limit_login_account="2/minute")
+    with TestClient(app) as one, TestClient(app, client=("10.0.0.2", 5000)) as other:
+        signup(one, "a@x.io")
+        statuses = [login(one, "a@x.io", "wrong pass"), login(other, "A@x.io", "wrong pass")]
+        statuses.append(login(other, "a@x.io"))
+        statuses.append(login(one, "b@x.io"))  # another account still has its budget
+
+    assert statuses == [401, 401, 429, 401]
+
+
+def test_refreshes_over_the_limit_are_429(limited_app: Callable[..., FastAPI]) -> None:
+    with TestClient(limited_app(rate_limit_refresh="2/minute")) as client:
+        statuses = [
+            client.post("/api/auth/refresh", json={"refresh_token": "x"}).status_code
+            for _ in range(3)
+        ]
+
+    assert statuses == [401, 401, 429]
+
+
+def test_other_routes_are_not_limited(limited_app: Callable[..., FastAPI]) -> None:
+    with TestClient(limited_app(rate_limit_signup="1/minute")) as client:
+        statuses = {client.get("/api/health").status_code for _ in range(5)}
+
+    assert statuses == {200}
+
+
+@pytest.mark.usefixtures("db")
+def test_with_limits_off_nothing_is_refused(database_url: str) -> None:
+    settings = make_settings(database_url, rate_limit_enabled=False, rate_limit_signup="1/hour")
+    with TestClient(create_app(settings)) as client:
+        statuses = [signup(client, f"u{n}@x.io") for n in range(3)]
+
+    assert statuses == [201, 201, 201]
+
+
+@pytest.mark.usefixtures("db")
+def test_two_processes_sharing_redis_share_one_budget(database_url: str) -> None:
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+
+    def replica() -> TestClient:
+        settings = make_settings(
+            database_url,
+            rate_limit_enabled=True,
+            redis_url=TEST_REDIS_URL,
+            rate_limit_signup="2/minute",
+        )
+        return TestClient(create_app(settings))
+
+    with replica() as first, replica() as second:
+        statuses = [signup(first, "a@x.io"), signup(second, "b@x.io"), signup(first, "c@x.io")]
+
+    assert statuses == [201, 201, 429]
+
+
+@pytest.mark.usefixtures("db")
+def test_an_unreachable_redis_is_503_not_unlimited(database_url: str) -> None:
+    settings = make_settings(
+        database_url, rate_limit_enabled=True, redis_url="redis://127.0.0.1:1/0"
+    )
+    with TestClient(create_app(settings)) as client:
+        response = client.post(
+            "/api/auth/signup", json={"email": "a@x.io", "password": TEST_PASSWORD}
+        )
+
+    assert response.status_code == 503
+
+
+def test_the_limited_routes_document_their_429() -> None:
+    with TestClient(create_app(make_settings("sqlite://"))) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+
+    for path in ["/api/auth/signup", "/api/auth/login", "/api/auth/refresh"]:
+        assert "Retry-After" in paths[path]["post"]["responses"]["429"]["headers"]
