@@ -29,7 +29,7 @@ from contacts_api.exceptions import (
 from contacts_api.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from contacts_api.ratelimit import RateLimited, RateLimiter
 from contacts_api.routes import auth, contacts, health, users
-from contacts_api.routes.responses import SERVICE_UNAVAILABLE
+from contacts_api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE
 from contacts_api.security import PasswordHasher
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Personal contacts behind JWT accounts: every user sees only their own.",
         version="1.0.0",
         lifespan=lifespan,
-        responses=SERVICE_UNAVAILABLE,
+        responses=BAD_REQUEST | SERVICE_UNAVAILABLE,
         swagger_ui_parameters={"persistAuthorization": True},
         max_body_size=settings.max_body_bytes,
     )

@@ -27,6 +27,10 @@ SQLModel.metadata.naming_convention = {
 }
 
 EMAIL_MAX_LENGTH = 254
+# No NUL character in any text: PostgreSQL cannot store one and bcrypt refuses one, so
+# it is a 422 here rather than an error deep below. In the schema, so clients see it.
+NO_NUL = r"^[^\x00]*$"
+PlainText = Annotated[str, StringConstraints(pattern=NO_NUL)]
 PASSWORD_MIN_LENGTH = 8
 BCRYPT_MAX_BYTES = 72
 
@@ -49,8 +53,13 @@ class UserBase(SQLModel):
         return value.lower()
 
 
+def bcrypt_can_hash(password: str) -> bool:
+    """Whether bcrypt reads all of `password`: at most 72 bytes, and no NUL character."""
+    return len(password.encode()) <= BCRYPT_MAX_BYTES and "\x00" not in password
+
+
 class UserCreate(UserBase):
-    password: str = Field(
+    password: PlainText = Field(
         min_length=PASSWORD_MIN_LENGTH,
         schema_extra={"examples": ["correct horse battery"]},
     )
@@ -64,7 +73,7 @@ class UserCreate(UserBase):
         open the account, so it is refused here instead. Pre-hashing would lift
         the limit, but would also make our hashes unlike every other bcrypt's.
         """
-        if len(value.encode()) > BCRYPT_MAX_BYTES:
+        if not bcrypt_can_hash(value):
             raise ValueError(f"must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8")
         return value
 
@@ -95,7 +104,9 @@ class TokenType(StrEnum):
 class LoginRequest(SQLModel):
     """Credentials as JSON; the form variant names the email `username` (OAuth2)."""
 
-    email: str = Field(max_length=EMAIL_MAX_LENGTH, schema_extra={"examples": ["ada@example.com"]})
+    email: PlainText = Field(
+        max_length=EMAIL_MAX_LENGTH, schema_extra={"examples": ["ada@example.com"]}
+    )
     password: str = Field(max_length=1024, schema_extra={"examples": ["correct horse battery"]})
 
 
@@ -157,7 +168,10 @@ PHONE_MAX_LENGTH = 32
 NOTES_MAX_LENGTH = 2000
 
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH)
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH, pattern=NO_NUL
+    ),
 ]
 
 
@@ -241,13 +255,13 @@ class ContactBase(SQLModel):
     first_name: Name = Field(max_length=NAME_MAX_LENGTH)
     last_name: Name = Field(max_length=NAME_MAX_LENGTH)
     email: EmailStr = Field(max_length=EMAIL_MAX_LENGTH)
-    phone: str = Field(
+    phone: PlainText = Field(
         min_length=1,
         max_length=PHONE_MAX_LENGTH,
         description="Stored and returned in E.164; without a country code, read in PHONE_REGION",
     )
     birthday: date = Field(description="Not in the future")
-    notes: str | None = Field(default=None, max_length=NOTES_MAX_LENGTH)
+    notes: PlainText | None = Field(default=None, max_length=NOTES_MAX_LENGTH)
 
 
 CONTACT_EXAMPLE = {
@@ -287,9 +301,9 @@ class ContactUpdate(SQLModel):
     first_name: Name = Field(default=None, max_length=NAME_MAX_LENGTH)
     last_name: Name = Field(default=None, max_length=NAME_MAX_LENGTH)
     email: EmailStr = Field(default=None, max_length=EMAIL_MAX_LENGTH)
-    phone: str = Field(default=None, min_length=1, max_length=PHONE_MAX_LENGTH)
+    phone: PlainText = Field(default=None, min_length=1, max_length=PHONE_MAX_LENGTH)
     birthday: date = Field(default=None)
-    notes: str | None = Field(default=None, max_length=NOTES_MAX_LENGTH)
+    notes: PlainText | None = Field(default=None, max_length=NOTES_MAX_LENGTH)
 
 
 class Contact(ContactBase, table=True):
@@ -352,14 +366,14 @@ class PageQuery(SQLModel):
 class ContactSearch(PageQuery):
     """`GET /api/contacts`: every term a case-insensitive substring, all of them AND-ed."""
 
-    q: str | None = Field(
+    q: PlainText | None = Field(
         default=None,
         max_length=SEARCH_TERM_MAX_LENGTH,
         description="Matches first name, last name or email",
     )
-    first_name: str | None = Field(default=None, max_length=SEARCH_TERM_MAX_LENGTH)
-    last_name: str | None = Field(default=None, max_length=SEARCH_TERM_MAX_LENGTH)
-    email: str | None = Field(default=None, max_length=SEARCH_TERM_MAX_LENGTH)
+    first_name: PlainText | None = Field(default=None, max_length=SEARCH_TERM_MAX_LENGTH)
+    last_name: PlainText | None = Field(default=None, max_length=SEARCH_TERM_MAX_LENGTH)
+    email: PlainText | None = Field(default=None, max_length=SEARCH_TERM_MAX_LENGTH)
 
 
 class BirthdayQuery(PageQuery):

@@ -14,7 +14,7 @@ from passlib.context import CryptContext
 
 from contacts_api.db import utcnow
 from contacts_api.exceptions import InvalidToken
-from contacts_api.models import BCRYPT_MAX_BYTES, TokenType
+from contacts_api.models import TokenType, bcrypt_can_hash
 
 JWT_ALGORITHM = "HS256"
 
@@ -43,10 +43,10 @@ class PasswordHasher:
         """Check a password; with no hash (an unknown email), check a dummy one.
 
         Both paths cost one bcrypt run, so the time a login takes does not tell
-        whether the email is registered. A password over bcrypt's 72 bytes can never
-        have been stored (sign-up refuses it), so it fails without being hashed.
+        whether the email is registered. A password bcrypt cannot read whole (over 72
+        bytes, or with a NUL) can never have been stored, so it fails without a hash.
         """
-        if len(password.encode()) > BCRYPT_MAX_BYTES:
+        if not bcrypt_can_hash(password):
             return False
         with self._slots:
             matches = self._context.verify(password, hashed or self._dummy_hash)

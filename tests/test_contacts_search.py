@@ -124,7 +124,16 @@ def test_the_defaults_are_limit_20_offset_0(client: TestClient, account: Account
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=101", "limit=x", "offset=-1", f"offset={2**63}", "q=" + "x" * 255],
+    [
+        "limit=0",
+        "limit=101",
+        "limit=x",
+        "offset=-1",
+        f"offset={2**63}",
+        "q=" + "x" * 255,
+        "q=a%00b",
+        "email=%00",
+    ],
 )
 def test_bad_list_parameters_are_422(client: TestClient, account: Account, query: str) -> None:
     response = client.get(f"/api/contacts?{query}", headers=account.headers)

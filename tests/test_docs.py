@@ -80,13 +80,13 @@ def test_every_route_documents_503(openapi: dict) -> None:
 
 
 CONTACT_ROUTES = {
-    ("post", "/api/contacts"): {"201", "401", "409", "422", "503"},
-    ("get", "/api/contacts"): {"200", "401", "422", "503"},
-    ("get", "/api/contacts/birthdays"): {"200", "401", "422", "503"},
-    ("get", "/api/contacts/{contact_id}"): {"200", "401", "404", "422", "503"},
-    ("put", "/api/contacts/{contact_id}"): {"200", "401", "404", "409", "422", "503"},
-    ("patch", "/api/contacts/{contact_id}"): {"200", "401", "404", "409", "422", "503"},
-    ("delete", "/api/contacts/{contact_id}"): {"204", "401", "404", "422", "503"},
+    ("post", "/api/contacts"): {"201", "400", "401", "409", "422", "503"},
+    ("get", "/api/contacts"): {"200", "400", "401", "422", "503"},
+    ("get", "/api/contacts/birthdays"): {"200", "400", "401", "422", "503"},
+    ("get", "/api/contacts/{contact_id}"): {"200", "400", "401", "404", "422", "503"},
+    ("put", "/api/contacts/{contact_id}"): {"200", "400", "401", "404", "409", "422", "503"},
+    ("patch", "/api/contacts/{contact_id}"): {"200", "400", "401", "404", "409", "422", "503"},
+    ("delete", "/api/contacts/{contact_id}"): {"204", "400", "401", "404", "422", "503"},
 }
 
 

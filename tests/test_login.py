@@ -178,3 +178,22 @@ def test_no_database_connection_is_held_while_the_password_is_checked(
     client.post("/api/auth/login", json={"email": "ada@example.com", "password": TEST_PASSWORD})
 
     assert held == [0]
+
+
+def test_login_with_a_nul_in_the_password_is_401_not_an_error(
+    client: TestClient, make_account: Callable[..., Account]
+) -> None:
+    make_account("ada@example.com")
+
+    response = client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": "pass\x00word"}
+    )
+
+    assert response.status_code == 401
+
+
+def test_login_with_a_nul_in_the_email_is_422(client: TestClient) -> None:
+    response = client.post("/api/auth/login", data={"username": "a\x00@x.io", "password": "x"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "username"]

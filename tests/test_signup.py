@@ -106,3 +106,10 @@ def test_password_is_stored_only_as_a_salted_bcrypt_hash(client: TestClient, db:
     assert all(h.startswith("$2b$") for h in hashes)
     assert TEST_PASSWORD not in "".join(hashes)
     assert hashes[0] != hashes[1]
+
+
+def test_signup_refuses_a_password_with_a_nul_character(client: TestClient) -> None:
+    result = signup(client, "ada@example.com", password="pass\x00word")
+
+    assert result["status"] == 422
+    assert result["body"]["detail"][0]["loc"] == ["body", "password"]

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from contacts_api.crud import tokens, users
 from contacts_api.deps import PasswordHasherDep, RateLimiterDep, SessionDep, SettingsDep
 from contacts_api.models import (
+    NO_NUL,
     ErrorMessage,
     LoginRequest,
     RefreshRequest,
@@ -103,6 +104,7 @@ LOGIN_REQUEST_BODY = {
                 "properties": {
                     "username": {
                         "type": "string",
+                        "pattern": NO_NUL,
                         "description": "The account's email",
                     },
                     "password": {"type": "string", "format": "password"},

@@ -14,6 +14,10 @@ UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
 SERVICE_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorMessage, "description": "The database is unreachable"}
 }
+# FastAPI answers a body it cannot even decode (not UTF-8, say) with 400, not 422.
+BAD_REQUEST: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorMessage, "description": "The request body could not be decoded"}
+}
 # For a route that reads its body itself, so FastAPI does not add its `422` on its own.
 VALIDATION_ERROR: dict[int | str, dict[str, Any]] = {
     422: {
