@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        # uvicorn gets here on SIGTERM once the requests in flight have been answered.
         app.state.engine.dispose()
+        logger.info("shutdown: requests finished, database pool closed")
 
     app = FastAPIOffline(
         title="contacts_api",

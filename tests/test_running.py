@@ -1,11 +1,13 @@
 """The contract's "Running it": one command from an empty folder, and the ASGI app path."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
@@ -112,3 +114,41 @@ def test_the_purge_script_deletes_expired_tokens_from_the_configured_database(
     )
 
     assert result.stdout.strip() == "purged 0 expired refresh tokens"
+
+
+def test_sigterm_lets_requests_in_flight_finish_then_closes_the_pool(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "contacts_api"],
+        cwd=tmp_path,
+        # A slow hash makes a login that is still running when SIGTERM arrives.
+        env=fresh_env(PORT=str(port), BCRYPT_ROUNDS="15", RATE_LIMIT_ENABLED="false"),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    credentials = {"email": "ada@example.com", "password": TEST_PASSWORD}
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                httpx2.get(f"{base_url}/api/health")
+                break
+            except httpx2.TransportError:
+                time.sleep(0.2)
+        httpx2.post(f"{base_url}/api/auth/signup", json=credentials, timeout=60)
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            login = pool.submit(
+                httpx2.post, f"{base_url}/api/auth/login", json=credentials, timeout=60
+            )
+            time.sleep(0.5)  # the login is hashing now
+            process.send_signal(signal.SIGTERM)
+            response = login.result()
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+
+    assert response.status_code == 200
+    assert "database pool closed" in stderr
+    assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises it after shutdown
