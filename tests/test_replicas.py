@@ -7,9 +7,7 @@ configured only through the environment, as in production.
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -18,9 +16,8 @@ from sqlmodel import Session
 
 from tests.conftest import TEST_PASSWORD, TEST_SECRET_KEY
 from tests.contacts import payload
-from tests.test_running import free_port
+from tests.servers import REPO, free_port, wait_until_up
 
-REPO = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/14"
 SIGNUP_LIMIT = 3
 
@@ -52,13 +49,7 @@ def replicas(database_url: str) -> Iterator[tuple[str, str]]:
     urls = tuple(f"http://127.0.0.1:{port}" for port in ports)
     try:
         for url in urls:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx2.get(f"{url}/api/health").status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    time.sleep(0.2)
+            wait_until_up(url)
         yield urls
     finally:
         for process in processes:

@@ -1,8 +1,6 @@
 """The contract's "Running it": one command from an empty folder, and the ASGI app path."""
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,21 +13,7 @@ import pytest
 
 from contacts_api.migrations import upgrade_to_head
 from tests.conftest import TEST_PASSWORD
-
-REPO = Path(__file__).resolve().parent.parent
-STARTUP_TIMEOUT_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def fresh_env(**extra: str) -> dict[str, str]:
-    """The environment of a fresh machine: no settings, only the project importable."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
-    return env | {"PYTHONPATH": str(REPO)} | extra
+from tests.servers import REPO, free_port, fresh_env, wait_until_up
 
 
 @pytest.fixture
@@ -44,14 +28,8 @@ def served(tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     try:
-        while process.poll() is None and time.monotonic() < deadline:
-            try:
-                httpx2.get(f"{base_url}/api/health")
-                break
-            except httpx2.TransportError:
-                time.sleep(0.2)
+        wait_until_up(base_url)
         yield base_url
     finally:
         process.terminate()
@@ -129,13 +107,7 @@ def test_sigterm_lets_requests_in_flight_finish_then_closes_the_pool(tmp_path: P
     base_url = f"http://127.0.0.1:{port}"
     credentials = {"email": "ada@example.com", "password": TEST_PASSWORD}
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            try:
-                httpx2.get(f"{base_url}/api/health")
-                break
-            except httpx2.TransportError:
-                time.sleep(0.2)
+        wait_until_up(base_url)
         httpx2.post(f"{base_url}/api/auth/signup", json=credentials, timeout=60)
 
         with ThreadPoolExecutor(max_workers=1) as pool:

@@ -1,0 +1,104 @@
+"""A real browser on Swagger UI: Authorize with email and password, create and list contacts.
+
+Debian's Chromium, driven by Playwright (no browser download). Skipped, with the
+reason, where Chromium is not installed; `.ci/run` installs it.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from tests.conftest import TEST_PASSWORD
+from tests.servers import REPO, free_port, fresh_env, wait_until_up
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = REPO / "artifacts" / "e2e"
+# Off: the background services that a closed network would only refuse.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """`python -m contacts_api` on an empty SQLite file, with one account."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "contacts_api"],
+        cwd=tmp_path,
+        env=fresh_env(PORT=str(port), BCRYPT_ROUNDS="4", RATE_LIMIT_ENABLED="false"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base_url)
+        credentials = {"email": "ada@example.com", "password": TEST_PASSWORD}
+        httpx2.post(f"{base_url}/api/auth/signup", json=credentials).raise_for_status()
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_swagger_ui_authorizes_with_email_and_password_and_runs_contact_routes(
+    server: str,
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        try:
+            page.goto(f"{server}/docs")
+
+            page.locator(".auth-wrapper .btn.authorize").click()
+            page.locator("#oauth_username").fill("ada@example.com")
+            page.locator("#oauth_password").fill(TEST_PASSWORD)
+            page.locator(".auth-btn-wrapper .btn.modal-btn.authorize").click()
+            buttons = page.locator(".auth-btn-wrapper button")
+            expect(buttons.filter(has_text="Logout")).to_be_visible()  # logged in
+            buttons.filter(has_text="Close").click()
+
+            create = page.locator("#operations-contacts-create_contact_api_contacts_post")
+            create.locator(".opblock-summary").click()
+            create.locator(".try-out__btn").click()
+            create.locator("textarea.body-param__text").fill(
+                '{"first_name": "Олена", "last_name": "Коваленко", "email": "o@example.com",'
+                ' "phone": "067 123 45 67", "birthday": "1990-03-08"}'
+            )
+            create.locator(".execute").click()
+            expect(
+                create.locator(".live-responses-table td.response-col_status:not(.col_header)")
+            ).to_have_text("201")
+
+            listing = page.locator("#operations-contacts-list_contacts_api_contacts_get")
+            listing.locator(".opblock-summary").click()
+            listing.locator(".try-out__btn").click()
+            listing.locator(".execute").click()
+            expect(
+                listing.locator(".live-responses-table td.response-col_status:not(.col_header)")
+            ).to_have_text("200")
+            expect(listing.locator(".live-responses-table .microlight").first).to_contain_text(
+                "Коваленко"
+            )
+        finally:
+            page.screenshot(path=SCREENSHOTS / "swagger-ui.png", full_page=True)
+            browser.close()
