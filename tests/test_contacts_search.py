@@ -131,6 +131,7 @@ def test_the_defaults_are_limit_20_offset_0(client: TestClient, account: Account
         "offset=-1",
         f"offset={2**63}",
         "q=" + "x" * 255,
+        "q=" + "x" * 5000,
         "q=a%00b",
         "email=%00",
     ],
