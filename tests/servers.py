@@ -2,13 +2,18 @@
 
 import os
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_SECONDS = 60
+SERVER_LOG = "server.log"
 
 
 def free_port() -> int:
@@ -33,3 +38,27 @@ def wait_until_up(base_url: str) -> None:
         except httpx2.TransportError:
             time.sleep(0.2)
     raise TimeoutError(f"{base_url} did not start in {STARTUP_TIMEOUT_SECONDS} s")
+
+
+@contextmanager
+def one_command_run(cwd: Path, **env: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`python -m contacts_api` started in `cwd`, up and answering: (process, base URL).
+
+    Its log goes to `cwd / SERVER_LOG`; the process is stopped on exit.
+    """
+    port = free_port()
+    with (cwd / SERVER_LOG).open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "contacts_api"],
+            cwd=cwd,
+            env=fresh_env(PORT=str(port), **env),
+            stdout=log,
+            stderr=log,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base_url)
+        yield process, base_url
+    finally:
+        process.kill()
+        process.wait(timeout=10)

@@ -13,27 +13,14 @@ import pytest
 
 from contacts_api.migrations import upgrade_to_head
 from tests.conftest import TEST_PASSWORD
-from tests.servers import REPO, free_port, fresh_env, wait_until_up
+from tests.servers import REPO, SERVER_LOG, fresh_env, one_command_run
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """`python -m contacts_api` started in an empty folder; yields its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "contacts_api"],
-        cwd=tmp_path,
-        env=fresh_env(PORT=str(port), BCRYPT_ROUNDS="4"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base_url)
+    with one_command_run(tmp_path, BCRYPT_ROUNDS="4") as (_, base_url):
         yield base_url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_one_command_migrates_an_empty_sqlite_file_and_serves(served: str, tmp_path: Path) -> None:
@@ -95,21 +82,13 @@ def test_the_purge_script_deletes_expired_tokens_from_the_configured_database(
 
 
 def test_sigterm_lets_requests_in_flight_finish_then_closes_the_pool(tmp_path: Path) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "contacts_api"],
-        cwd=tmp_path,
-        # A slow hash makes a login that is still running when SIGTERM arrives.
-        env=fresh_env(PORT=str(port), BCRYPT_ROUNDS="15", RATE_LIMIT_ENABLED="false"),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
     credentials = {"email": "ada@example.com", "password": TEST_PASSWORD}
-    try:
-        wait_until_up(base_url)
+    # A slow hash makes a login that is still running when SIGTERM arrives.
+    with one_command_run(tmp_path, BCRYPT_ROUNDS="15", RATE_LIMIT_ENABLED="false") as (
+        process,
+        base_url,
+    ):
         httpx2.post(f"{base_url}/api/auth/signup", json=credentials, timeout=60)
-
         with ThreadPoolExecutor(max_workers=1) as pool:
             login = pool.submit(
                 httpx2.post, f"{base_url}/api/auth/login", json=credentials, timeout=60
@@ -117,10 +96,8 @@ def test_sigterm_lets_requests_in_flight_finish_then_closes_the_pool(tmp_path: P
             time.sleep(0.5)  # the login is hashing now
             process.send_signal(signal.SIGTERM)
             response = login.result()
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
+            process.wait(timeout=60)
 
     assert response.status_code == 200
-    assert "database pool closed" in stderr
+    assert "database pool closed" in (tmp_path / SERVER_LOG).read_text()
     assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises it after shutdown

@@ -6,8 +6,6 @@ reason, where Chromium is not installed; `.ci/run` installs it.
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import httpx2
 import pytest
 
 from tests.conftest import TEST_PASSWORD
-from tests.servers import REPO, free_port, fresh_env, wait_until_up
+from tests.servers import REPO, one_command_run
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = REPO / "artifacts" / "e2e"
@@ -38,23 +36,13 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """`python -m contacts_api` on an empty SQLite file, with one account."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "contacts_api"],
-        cwd=tmp_path,
-        env=fresh_env(PORT=str(port), BCRYPT_ROUNDS="4", RATE_LIMIT_ENABLED="false"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base_url)
+    with one_command_run(tmp_path, BCRYPT_ROUNDS="4", RATE_LIMIT_ENABLED="false") as (
+        _,
+        base_url,
+    ):
         credentials = {"email": "ada@example.com", "password": TEST_PASSWORD}
         httpx2.post(f"{base_url}/api/auth/signup", json=credentials).raise_for_status()
         yield base_url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_swagger_ui_authorizes_with_email_and_password_and_runs_contact_routes(
