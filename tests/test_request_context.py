@@ -82,6 +82,14 @@ def test_a_body_over_the_limit_is_413_and_stores_nothing(
     assert client.get("/api/contacts", headers=account.headers).json()["total"] == 0
 
 
+@pytest.mark.usefixtures("db")
+def test_the_body_limit_is_a_setting(database_url: str) -> None:
+    with TestClient(create_app(make_settings(database_url, max_body_bytes=2048))) as client:
+        response = client.post("/api/auth/signup", json={"email": "a@x.io", "password": "p" * 3000})
+
+    assert response.status_code == 413
+
+
 def test_a_body_under_the_limit_is_read(client: TestClient, account: Account) -> None:
     response = client.post("/api/contacts", json=payload(notes="n" * 2000), headers=account.headers)
 
