@@ -4,11 +4,14 @@
 with settings of their own, so importing this module has no side effects.
 """
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
@@ -78,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         enabled=settings.rate_limit_enabled, redis_url=settings.redis_url
     )
 
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
@@ -97,6 +101,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    """FastAPI's own `422` body, written with ASCII escapes.
+
+    The errors echo the input, which may hold a lone surrogate (`"\\ud800"` is valid
+    JSON but not text) that UTF-8 cannot encode: the default response would fail with
+    a `500` while reporting the client's mistake.
+    """
+    assert isinstance(exc, RequestValidationError)
+    body = json.dumps(
+        {"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, separators=(",", ":")
+    )
+    return Response(
+        body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json"
+    )
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -29,6 +29,7 @@ SQLModel.metadata.naming_convention = {
 EMAIL_MAX_LENGTH = 254
 # No NUL character in any text: PostgreSQL cannot store one and bcrypt refuses one, so
 # it is a 422 here rather than an error deep below. In the schema, so clients see it.
+# (A pattern also makes Pydantic refuse lone surrogates, "\ud800" in JSON: not text.)
 NO_NUL = r"^[^\x00]*$"
 PlainText = Annotated[str, StringConstraints(pattern=NO_NUL)]
 PASSWORD_MIN_LENGTH = 8
@@ -107,11 +108,13 @@ class LoginRequest(SQLModel):
     email: PlainText = Field(
         max_length=EMAIL_MAX_LENGTH, schema_extra={"examples": ["ada@example.com"]}
     )
-    password: str = Field(max_length=1024, schema_extra={"examples": ["correct horse battery"]})
+    password: PlainText = Field(
+        max_length=1024, schema_extra={"examples": ["correct horse battery"]}
+    )
 
 
 class RefreshRequest(SQLModel):
-    refresh_token: str = Field(max_length=4096)
+    refresh_token: PlainText = Field(max_length=4096)
 
 
 class TokenPair(SQLModel):
