@@ -55,3 +55,9 @@ def test_no_more_hashes_run_at_once_than_the_concurrency_allows() -> None:
         list(pool.map(hasher.hash, ["password"] * 16))
 
     assert most == 2
+
+
+def test_a_password_with_a_nul_verifies_nothing_instead_of_failing() -> None:
+    hasher = PasswordHasher(rounds=4, concurrency=1)
+
+    assert not hasher.verify("pass\x00word", hasher.hash("password"))

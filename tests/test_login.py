@@ -180,7 +180,7 @@ def test_no_database_connection_is_held_while_the_password_is_checked(
     assert held == [0]
 
 
-def test_login_with_a_nul_in_the_password_is_401_not_an_error(
+def test_login_with_a_nul_in_the_password_is_422_not_an_error(
     client: TestClient, make_account: Callable[..., Account]
 ) -> None:
     make_account("ada@example.com")
@@ -189,7 +189,8 @@ def test_login_with_a_nul_in_the_password_is_401_not_an_error(
         "/api/auth/login", json={"email": "ada@example.com", "password": "pass\x00word"}
     )
 
-    assert response.status_code == 401
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "password"]
 
 
 def test_login_with_a_nul_in_the_email_is_422(client: TestClient) -> None:
