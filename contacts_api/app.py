@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.encoders import jsonable_encoder
@@ -20,17 +21,21 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from contacts_api.config import Settings
-from contacts_api.db import create_db_engine
+from contacts_api.db import create_app_engine
 from contacts_api.exceptions import (
     ContactEmailTaken,
     ContactNotFound,
     DomainError,
     EmailAlreadyRegistered,
+    HashingBusy,
     InvalidCredentials,
     InvalidToken,
+    RateLimited,
+    RetryLater,
 )
+from contacts_api.logs import flush_logs
 from contacts_api.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
-from contacts_api.ratelimit import RateLimited, RateLimiter
+from contacts_api.ratelimit import RateLimiter
 from contacts_api.routes import auth, contacts, health, users
 from contacts_api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE
 from contacts_api.security import PasswordHasher
@@ -39,18 +44,27 @@ logger = logging.getLogger(__name__)
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
-# Each domain error's status code, and the headers its answer carries.
-ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str] | None]] = {
-    EmailAlreadyRegistered: (status.HTTP_409_CONFLICT, None),
-    ContactEmailTaken: (status.HTTP_409_CONFLICT, None),
-    ContactNotFound: (status.HTTP_404_NOT_FOUND, None),
+# Each domain error's status code and the headers its answer carries, looked up by the
+# error's class and then its bases: an error without a row of its own is still answered
+# as what it is a kind of (at worst a `400`), never as a `500`.
+ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str]]] = {
+    DomainError: (status.HTTP_400_BAD_REQUEST, {}),
+    EmailAlreadyRegistered: (status.HTTP_409_CONFLICT, {}),
+    ContactEmailTaken: (status.HTTP_409_CONFLICT, {}),
+    ContactNotFound: (status.HTTP_404_NOT_FOUND, {}),
     InvalidCredentials: (status.HTTP_401_UNAUTHORIZED, BEARER_CHALLENGE),
     InvalidToken: (status.HTTP_401_UNAUTHORIZED, BEARER_CHALLENGE),
+    RateLimited: (status.HTTP_429_TOO_MANY_REQUESTS, {}),
+    HashingBusy: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
 }
+# Never echoed back in a 422's `input`: the client sent them, but a response may be
+# logged or cached on the way, and a secret has no business there.
+SECRET_FIELDS = frozenset({"password", "refresh_token"})
+UNAVAILABLE = "Database unavailable, try again shortly"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build an app around its own settings, engine and password hasher.
+    """Build an app around its own settings, engine, password hasher and rate limiter.
 
     The engine connects lazily, so the app starts while the database is down and
     answers `503` until it is back.
@@ -61,8 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         # uvicorn gets here on SIGTERM once the requests in flight have been answered.
-        app.state.engine.dispose()
+        await app.state.engine.dispose()
+        app.state.password_hasher.close()
         logger.info("shutdown: requests finished, database pool closed")
+        flush_logs()
 
     app = FastAPIOffline(
         title="contacts_api",
@@ -74,15 +90,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
-    app.state.engine = create_db_engine(settings.database_url)
-    app.state.password_hasher = PasswordHasher(settings.bcrypt_rounds, settings.hashing_concurrency)
-
+    app.state.engine = create_app_engine(
+        settings.database_url, timeout=settings.database_timeout_seconds
+    )
+    app.state.password_hasher = PasswordHasher(
+        rounds=settings.bcrypt_rounds,
+        concurrency=settings.hashing_concurrency,
+        queue_limit=settings.hashing_queue_limit,
+    )
+    app.state.token_policy = settings.token_policy()
     app.state.rate_limiter = RateLimiter(
-        enabled=settings.rate_limit_enabled, redis_url=settings.redis_url
+        limits=settings.rate_limits(),
+        enabled=settings.rate_limit_enabled,
+        redis_url=settings.redis_url,
     )
 
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
@@ -92,45 +115,48 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
 
     # The last added is the outermost: every response, CORS's included, gets the headers.
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
-        expose_headers=["Location", REQUEST_ID_HEADER],
-    )
+    # CORS only when some origin is allowed: with none it would only cost time.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+            expose_headers=["Location", REQUEST_ID_HEADER],
+        )
     app.add_middleware(RequestContextMiddleware)
     return app
 
 
+def _hide_secrets(error: dict[str, Any]) -> dict[str, Any]:
+    if SECRET_FIELDS.intersection(str(part) for part in error.get("loc", ())):
+        return {key: value for key, value in error.items() if key != "input"}
+    return error
+
+
 async def _validation_error(_request: Request, exc: Exception) -> Response:
-    """FastAPI's own `422` body, written with ASCII escapes.
+    """FastAPI's own `422` body, without secrets, written with ASCII escapes.
 
     The errors echo the input, which may hold a lone surrogate (`"\\ud800"` is valid
     JSON but not text) that UTF-8 cannot encode: the default response would fail with
     a `500` while reporting the client's mistake.
     """
     assert isinstance(exc, RequestValidationError)
-    body = json.dumps(
-        {"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, separators=(",", ":")
-    )
+    errors = [_hide_secrets(error) for error in exc.errors()]
+    detail = jsonable_encoder(errors)
+    body = json.dumps({"detail": detail}, ensure_ascii=True, separators=(",", ":"))
     return Response(
         body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json"
     )
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
-    status_code, headers = ERROR_STATUS[type(exc)]
-    return JSONResponse({"detail": str(exc)}, status_code=status_code, headers=headers)
-
-
-async def _rate_limited(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RateLimited)
-    return JSONResponse(
-        {"detail": str(exc)},
-        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-        headers={"Retry-After": str(exc.retry_after)},
+    status_code, headers = next(
+        ERROR_STATUS[kind] for kind in type(exc).__mro__ if kind in ERROR_STATUS
     )
+    if isinstance(exc, RetryLater):
+        headers = headers | {"Retry-After": str(exc.retry_after)}
+    return JSONResponse({"detail": str(exc)}, status_code=status_code, headers=headers)
 
 
 async def _rate_limit_storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -146,6 +172,7 @@ async def _rate_limit_storage_unavailable(request: Request, exc: Exception) -> J
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
     return JSONResponse(
-        {"detail": "Database unavailable, try again shortly"},
+        {"detail": UNAVAILABLE},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "1"},
     )

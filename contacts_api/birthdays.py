@@ -1,6 +1,6 @@
 """Upcoming birthdays: which month-day keys a window covers, and in what order they come.
 
-A contact stores `birthday_key = MMDD` (see `models.birthday_key`). For a window of
+A contact stores `birthday_key = MMDD` (see `rules.birthday_key`). For a window of
 `days` days from `today`, the matching keys form one range of integers, or two when
 the window crosses the new year, so the `(owner_id, birthday_key)` index finds the
 rows; the SQL below then orders them by how soon the birthday comes.
@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement, case, literal
 
-from contacts_api.models import birthday_key
+from contacts_api.rules import birthday_key
 
 LEAP_DAY_KEY = 229
 EVE_OF_LEAP_DAY_KEY = 228

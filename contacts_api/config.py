@@ -6,20 +6,24 @@ code receives a `Settings` object and never reads the environment itself.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from limits import RateLimitItem
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-from contacts_api.ratelimit import parse_limit
+from contacts_api.ratelimit import Limit, parse_limit
+from contacts_api.security import TokenPolicy
 
 DEFAULT_DATABASE_URL = "sqlite:///data/contacts.db"
 SECRET_KEY_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
 MIN_SECRET_KEY_LENGTH = 32
 MAKE_A_KEY_HINT = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+HASHING_QUEUE_PER_SLOT = 8
 
 
 class DatabaseSettings(BaseSettings):
@@ -86,14 +90,35 @@ class Settings(DatabaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
     hashing_concurrency: int = Field(default_factory=_spare_cpus, ge=1)
+    # Logins (and sign-ups) that may wait for a hashing thread; more get `503` at once.
+    hashing_queue_limit: int = Field(
+        default_factory=lambda data: HASHING_QUEUE_PER_SLOT * data["hashing_concurrency"], ge=0
+    )
+    database_timeout_seconds: float = Field(default=5, gt=0, le=600)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     rate_limit_enabled: bool = True
     rate_limit_signup: str = "5/minute"  # per client address
-    rate_limit_login: str = "10/minute"  # per client address
-    rate_limit_login_account: str = "5/minute"  # per account, from any address
+    rate_limit_login: str = "10/minute"  # wrong passwords, per client address
+    rate_limit_login_account: str = "5/minute"  # wrong passwords, per account and address
     rate_limit_refresh: str = "30/minute"  # per client address
     redis_url: str | None = None
+
+    def token_policy(self) -> TokenPolicy:
+        return TokenPolicy(
+            key=self.secret_key.get_secret_value(),
+            access_lifetime=timedelta(minutes=self.access_token_expire_minutes),
+            refresh_lifetime=timedelta(days=self.refresh_token_expire_days),
+        )
+
+    def rate_limits(self) -> dict[Limit, RateLimitItem]:
+        """Each limit, parsed: done once, when the app is built."""
+        return {
+            Limit.SIGNUP: parse_limit(self.rate_limit_signup),
+            Limit.LOGIN_FAILURES: parse_limit(self.rate_limit_login),
+            Limit.ACCOUNT_LOGIN_FAILURES: parse_limit(self.rate_limit_login_account),
+            Limit.REFRESH: parse_limit(self.rate_limit_refresh),
+        }
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -1,11 +1,15 @@
 """Request dependencies, as `Annotated` aliases a route names in its signature.
 
-The app keeps its settings, engine and password hasher on `app.state` (see
-`main.create_app`), so two apps with different settings can live in one process:
+The app keeps its settings, engine, password hasher and rate limiter on `app.state`
+(see `app.create_app`), so two apps with different settings can live in one process:
 what the tests do to run the same suite on SQLite and PostgreSQL.
+
+Every dependency is `async def`, even where it awaits nothing: FastAPI runs a plain
+`def` in a worker thread, and the hop there and back costs more than the work.
 """
 
-from collections.abc import Iterator
+import json
+from collections.abc import AsyncIterator, Iterable
 from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -13,74 +17,85 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
-from sqlmodel import Session
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.config import Settings
-from contacts_api.crud.contacts import get_contact
-from contacts_api.crud.users import get_user
-from contacts_api.exceptions import InvalidToken
+from contacts_api.crud import contacts, users
 from contacts_api.models import (
     MAX_ID,
     Contact,
     ContactCreate,
     ContactUpdate,
-    InvalidFields,
-    TokenType,
+    LoginRequest,
     User,
-    check_contact_fields,
 )
 from contacts_api.ratelimit import RateLimiter
-from contacts_api.security import PasswordHasher, decode_token
+from contacts_api.rules import InvalidFields, check_contact_fields
+from contacts_api.security import (
+    PasswordHasher,
+    TokenClaims,
+    TokenPolicy,
+    TokenType,
+    decode_token,
+)
 
 LOGIN_PATH = "/api/auth/login"
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 # Declares the OAuth2 password flow in OpenAPI, so Swagger UI's Authorize button
 # logs in with email and password; a missing header is answered with `401`.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=LOGIN_PATH)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine) as session:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session a request. `expire_on_commit=False`: an object read before a commit
+    keeps its values after it, instead of loading them again (which async code cannot
+    do implicitly)."""
+    async with AsyncSession(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 
 
-def get_password_hasher(request: Request) -> PasswordHasher:
+async def get_password_hasher(request: Request) -> PasswordHasher:
     return request.app.state.password_hasher
 
 
-def get_rate_limiter(request: Request) -> RateLimiter:
+async def get_rate_limiter(request: Request) -> RateLimiter:
     return request.app.state.rate_limiter
+
+
+async def get_token_policy(request: Request) -> TokenPolicy:
+    return request.app.state.token_policy
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
+TokenPolicyDep = Annotated[TokenPolicy, Depends(get_token_policy)]
 
 
-def get_current_user(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    token: Annotated[str, Depends(oauth2_scheme)],
-) -> User:
-    """The user an access token names; `InvalidToken` (a `401`) for anything less.
+async def get_access_claims(
+    policy: TokenPolicyDep, token: Annotated[str, Depends(oauth2_scheme)]
+) -> TokenClaims:
+    """The claims of a valid access token; `InvalidToken` (a `401`) for anything less."""
+    return decode_token(token, expected_type=TokenType.ACCESS, key=policy.key)
+
+
+AccessClaims = Annotated[TokenClaims, Depends(get_access_claims)]
+
+
+async def get_current_user(request: Request, session: SessionDep, claims: AccessClaims) -> User:
+    """The user an access token names.
 
     The user is read on every request, so a deleted account loses access at once
     even while its access tokens have not yet expired.
     """
-    claims = decode_token(
-        token,
-        expected_type=TokenType.ACCESS,
-        key=settings.secret_key.get_secret_value(),
-    )
-    user = get_user(session, claims.subject)
-    if user is None:
-        raise InvalidToken
+    user = await users.get_current(session, claims.subject)
     request.state.user_id = user.id  # for the access log line
     return user
 
@@ -88,52 +103,89 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_today(settings: SettingsDep) -> date:
+async def get_today(settings: SettingsDep) -> date:
     """Today's date in the `TIMEZONE` setting; tests override this to freeze the calendar."""
     return datetime.now(ZoneInfo(settings.timezone)).date()
 
 
 TodayDep = Annotated[date, Depends(get_today)]
+ContactId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def get_owned_contact(
-    contact_id: Annotated[int, Path(ge=1, le=MAX_ID)], user: CurrentUser, session: SessionDep
+async def get_owned_contact(
+    request: Request, contact_id: ContactId, claims: AccessClaims, session: SessionDep
 ) -> Contact:
-    """The contact in the path, if it is the current user's; `404` otherwise."""
-    return get_contact(session, owner_id=user.id, contact_id=contact_id)
+    """The contact in the path, if it is the token's user's; `404` otherwise.
+
+    The user check and the contact are one query (see `contacts.get_as_owner`):
+    the most common authenticated read costs one round trip to the database.
+    """
+    contact = await contacts.get_as_owner(session, owner_id=claims.subject, contact_id=contact_id)
+    request.state.user_id = claims.subject
+    return contact
 
 
 OwnedContact = Annotated[Contact, Depends(get_owned_contact)]
 
 
-def _checked(values: dict[str, Any], settings: Settings, today: date) -> dict[str, Any]:
-    """`check_contact_fields` with this request's settings and date.
+def validation_error(errors: Iterable[dict[str, Any]]) -> RequestValidationError:
+    """A `422` in FastAPI's own shape, for checks made outside FastAPI's validation."""
+    return RequestValidationError(list(errors))
 
-    Failures become FastAPI's own `422`, naming each field, like any other validation error.
-    """
+
+def _checked(values: dict[str, Any], settings: Settings, today: date) -> dict[str, Any]:
+    """`check_contact_fields` with this request's settings and date; `422` naming each field."""
     try:
         return check_contact_fields(values, phone_region=settings.phone_region, today=today)
     except InvalidFields as exc:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("body", field),
-                    "msg": message,
-                    "input": values[field],
-                }
-                for field, message in exc.problems.items()
-            ]
+        raise validation_error(
+            {"type": "value_error", "loc": ("body", field), "msg": message, "input": values[field]}
+            for field, message in exc.problems.items()
         ) from exc
 
 
-def valid_contact(data: ContactCreate, settings: SettingsDep, today: TodayDep) -> ContactCreate:
+async def valid_contact(
+    data: ContactCreate, settings: SettingsDep, today: TodayDep
+) -> ContactCreate:
     return ContactCreate.model_validate(_checked(data.model_dump(), settings, today))
 
 
-def valid_changes(data: ContactUpdate, settings: SettingsDep, today: TodayDep) -> dict[str, Any]:
+async def valid_changes(
+    data: ContactUpdate, settings: SettingsDep, today: TodayDep
+) -> dict[str, Any]:
     return _checked(data.model_dump(exclude_unset=True), settings, today)
 
 
 ValidContact = Annotated[ContactCreate, Depends(valid_contact)]
 ValidChanges = Annotated[dict[str, Any], Depends(valid_changes)]
+
+
+async def login_credentials(request: Request) -> LoginRequest:
+    """Read credentials from an OAuth2 form (`username`, `password`) or from JSON.
+
+    Swagger UI's Authorize button and OAuth2 clients send the form; scripts tend to
+    send JSON. FastAPI declares one body type per route, so the body is read here,
+    and failures are raised as the same `422` FastAPI's own validation gives.
+    """
+    field_names: dict[str, str] = {}
+    if request.headers.get("content-type", "").startswith(FORM_CONTENT_TYPES):
+        form = await request.form()
+        fields: Any = {"email": form.get("username"), "password": form.get("password")}
+        field_names = {"email": "username"}
+    else:
+        try:
+            fields = json.loads(await request.body())
+        except (ValueError, RecursionError) as exc:
+            raise validation_error(
+                [{"type": "json_invalid", "loc": ("body",), "msg": "Invalid JSON", "input": {}}]
+            ) from exc
+    try:
+        return LoginRequest.model_validate(fields)
+    except ValidationError as exc:
+        raise validation_error(
+            error | {"loc": ("body", *(field_names.get(str(p), p) for p in error["loc"]))}
+            for error in exc.errors(include_url=False)
+        ) from exc
+
+
+Credentials = Annotated[LoginRequest, Depends(login_credentials)]

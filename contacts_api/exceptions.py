@@ -1,7 +1,7 @@
 """What can go wrong in the domain, said without HTTP.
 
-CRUD and security code raise these; `main.py` turns each into its status code in
-one place, so no function below the routes needs to know about HTTP.
+CRUD, security and rate-limit code raise these; `app.py` turns each into its status
+code in one place, so no function below the routes needs to know about HTTP.
 """
 
 
@@ -34,3 +34,21 @@ class ContactNotFound(DomainError):
 
 class ContactEmailTaken(DomainError):
     message = "You already have a contact with this email"
+
+
+class RetryLater(DomainError):
+    """Refused for now; `retry_after` says in how many seconds a retry may succeed."""
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
+class RateLimited(RetryLater):
+    message = "Too many requests, try again later"
+
+
+class HashingBusy(RetryLater):
+    """More logins are waiting for a password check than can be served promptly."""
+
+    message = "Too many logins at once, try again shortly"

@@ -55,12 +55,20 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            access_log.info(
-                "method=%s path=%s status=%d duration_ms=%.1f request_id=%s user_id=%s",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - started) * 1000,
-                request_id,
-                scope["state"].get("user_id", "-"),
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "method=%s path=%s status=%d duration_ms=%.1f request_id=%s user_id=%s",
+                    _printable(scope["method"]),
+                    _printable(scope["path"]),
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    request_id,
+                    scope["state"].get("user_id", "-"),
+                )
+
+
+def _printable(text: str) -> str:
+    """`text` with control characters escaped: a `%0a` in a path cannot start a forged line."""
+    if text.isprintable():
+        return text
+    return text.encode("unicode_escape").decode("ascii")

@@ -5,17 +5,16 @@
 such as `hashed_password` can never reach a response by accident.
 """
 
-import unicodedata
 from datetime import date, datetime
-from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, Self, TypeVar
 
-import phonenumbers
-from pydantic import ConfigDict, EmailStr, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints, field_validator
 from sqlalchemy import ForeignKey, Index, SmallInteger, UniqueConstraint
 from sqlmodel import Column, Field, Relationship, SQLModel
 
 from contacts_api.db import UTCDateTime, utcnow
+from contacts_api.rules import normalize_email
+from contacts_api.security import BCRYPT_MAX_BYTES, bcrypt_can_hash
 
 # Stable constraint names, so that migrations can refer to them on both databases.
 SQLModel.metadata.naming_convention = {
@@ -33,7 +32,6 @@ EMAIL_MAX_LENGTH = 254
 NO_NUL = r"^[^\x00]*$"
 PlainText = Annotated[str, StringConstraints(pattern=NO_NUL)]
 PASSWORD_MIN_LENGTH = 8
-BCRYPT_MAX_BYTES = 72
 
 
 def _timestamp_column(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
@@ -48,15 +46,10 @@ class UserBase(SQLModel):
 
     @field_validator("email")
     @classmethod
-    def _fold_case(cls, value: str) -> str:
-        """Emails are stored lower-cased, so the unique index also makes them unique
-        case-insensitively: `A@x.io` and `a@x.io` are one account."""
-        return value.lower()
-
-
-def bcrypt_can_hash(password: str) -> bool:
-    """Whether bcrypt reads all of `password`: at most 72 bytes, and no NUL character."""
-    return len(password.encode()) <= BCRYPT_MAX_BYTES and "\x00" not in password
+    def _normalize(cls, value: str) -> str:
+        """Stored in one form (see `normalize_email`), so the unique index also makes
+        emails unique case-insensitively: `A@x.io` and `a@x.io` are one account."""
+        return normalize_email(value)
 
 
 class UserCreate(UserBase):
@@ -95,11 +88,6 @@ class UserPublic(UserBase):
 
 
 # --- Tokens -----------------------------------------------------------------
-
-
-class TokenType(StrEnum):
-    ACCESS = "access"
-    REFRESH = "refresh"
 
 
 class LoginRequest(SQLModel):
@@ -178,82 +166,6 @@ Name = Annotated[
 ]
 
 
-def search_key(text: str) -> str:
-    """The form a name or email is matched in: compatibility-normalised and case-folded.
-
-    SQLite's `lower()` and `LIKE` fold only ASCII, and PostgreSQL's depend on the
-    database's locale, so neither can be trusted to match `оле` in "Олена". Folding in
-    Python, once on write and once for each query, gives the same answer on both.
-    """
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
-def birthday_key(birthday: date) -> int:
-    """Month and day as one number, `MMDD` (1 March is 301): what the birthday query needs.
-
-    "Birthdays in the next N days" compares month and day and ignores the year, which a
-    `date` column cannot do with an index. With this key the window is one or two
-    ranges of integers, which the `(owner_id, birthday_key)` index serves directly.
-    """
-    return birthday.month * 100 + birthday.day
-
-
-def normalize_phone(raw: str, region: str) -> str:
-    """A phone number in E.164 (`+380671234567`), or `ValueError` if it is not a real one.
-
-    A number written without a country code is read as a number of `region`.
-    """
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"not a valid phone number (without a country code, read in {region})")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-class InvalidFields(ValueError):
-    """Checks that need settings or the calendar failed; `problems` maps field to message."""
-
-    def __init__(self, problems: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{field}: {message}" for field, message in problems.items()))
-        self.problems = problems
-
-
-def check_contact_fields(
-    values: dict[str, Any], *, phone_region: str, today: date
-) -> dict[str, Any]:
-    """The checks a Pydantic model cannot make alone, since they need settings or the date.
-
-    Returns `values` with the phone in E.164, read in `phone_region` when it has no
-    country code; refuses a birthday after `today`. Raises `InvalidFields` naming each
-    field that failed. The API and the seed script both check contacts through here.
-    """
-    checked = dict(values)
-    problems: dict[str, str] = {}
-    if values.get("phone") is not None:
-        try:
-            checked["phone"] = normalize_phone(values["phone"], phone_region)
-        except ValueError as exc:
-            problems["phone"] = str(exc)
-    if values.get("birthday") is not None and values["birthday"] > today:
-        problems["birthday"] = "must not be in the future"
-    if problems:
-        raise InvalidFields(problems)
-    return checked
-
-
-def derived_columns(values: dict[str, Any]) -> dict[str, Any]:
-    """The search and birthday keys for whichever of their source fields `values` holds."""
-    derived: dict[str, Any] = {}
-    for field in ("first_name", "last_name", "email"):
-        if field in values:
-            derived[f"{field}_key"] = search_key(values[field])
-    if "birthday" in values:
-        derived["birthday_key"] = birthday_key(values["birthday"])
-    return derived
-
-
 class ContactBase(SQLModel):
     first_name: Name = Field(max_length=NAME_MAX_LENGTH)
     last_name: Name = Field(max_length=NAME_MAX_LENGTH)
@@ -310,7 +222,7 @@ class ContactUpdate(SQLModel):
 
 
 class Contact(ContactBase, table=True):
-    """A contact row; the `*_key` columns are derived, see `derived_columns`."""
+    """A contact row; the `*_key` columns are derived, see `rules.derived_columns`."""
 
     __tablename__ = "contacts"
     __table_args__ = (
@@ -383,11 +295,24 @@ class BirthdayQuery(PageQuery):
     days: int = Field(default=7, ge=1, le=366, description="The window: today … today + days - 1")
 
 
-class ContactPage(SQLModel):
-    items: list[ContactPublic]
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """The envelope of every paged answer: one page of items, and how many match in all."""
+
+    items: list[T]
     total: int
     limit: int
     offset: int
+
+    @classmethod
+    def of(cls, items: list[T], *, total: int, query: PageQuery) -> Self:
+        return cls(items=items, total=total, limit=query.limit, offset=query.offset)
+
+
+class ContactPage(Page[ContactPublic]):
+    """A page of contacts (a named class, so the schema reads `ContactPage`)."""
 
 
 class BirthdayContact(ContactPublic):
@@ -395,11 +320,8 @@ class BirthdayContact(ContactPublic):
     turns: int = Field(description="The age the contact turns on `next_birthday`")
 
 
-class BirthdayPage(SQLModel):
-    items: list[BirthdayContact]
-    total: int
-    limit: int
-    offset: int
+class BirthdayPage(Page[BirthdayContact]):
+    """A page of upcoming birthdays."""
 
 
 # --- Responses shared by every entity ----------------------------------------

@@ -3,43 +3,80 @@
 Keeping both here means either library could be swapped in one place.
 """
 
-import threading
+import asyncio
+import re
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TypeVar
 
 from jose import jwt
 from jose.exceptions import JOSEError
 from passlib.context import CryptContext
 
 from contacts_api.db import utcnow
-from contacts_api.exceptions import InvalidToken
-from contacts_api.models import TokenType, bcrypt_can_hash
+from contacts_api.exceptions import HashingBusy, InvalidToken
+
+R = TypeVar("R")
 
 JWT_ALGORITHM = "HS256"
+BCRYPT_MAX_BYTES = 72
+# A user id as the token's `sub`: plain ASCII digits, no sign, spaces or leading zero,
+# and small enough for the id column (`int()` alone would take " 2 ", "1_0" and "١").
+SUBJECT = re.compile(r"[1-9][0-9]{0,9}")
+MAX_SUBJECT = 2**31 - 1
+# How far ahead of our clock a token's `iat` may be: clocks of replicas drift a little.
+CLOCK_SKEW = timedelta(seconds=30)
+
+
+class TokenType(StrEnum):
+    ACCESS = "access"
+    REFRESH = "refresh"
+
+
+def bcrypt_can_hash(password: str) -> bool:
+    """Whether bcrypt reads all of `password`: at most 72 bytes, and no NUL character.
+
+    bcrypt reads only the first 72 bytes of a password and ignores the rest. Hashing
+    a longer one would let any password with the same first 72 bytes open the
+    account, so such a password is refused instead. Pre-hashing would lift the limit,
+    but would also make our hashes unlike every other bcrypt's.
+    """
+    return len(password.encode()) <= BCRYPT_MAX_BYTES and "\x00" not in password
 
 
 class PasswordHasher:
     """bcrypt through passlib, at a cost the settings choose (tests lower it).
 
-    Every hash costs a few hundred milliseconds of CPU by design: call it from a
-    worker thread (a plain `def` route), never from `async def` code. At most
-    `concurrency` hashes run at once, the rest wait their turn: a burst of logins then
-    takes longer itself, but leaves CPU for every other request instead of starving them.
+    Every hash costs a few hundred milliseconds of CPU by design, so it never runs on
+    the event loop: it runs in a pool of `concurrency` threads of its own (bcrypt
+    releases the GIL while it works). A request waiting for one of those threads waits
+    on an asyncio semaphore, which holds no thread at all, so a burst of logins slows
+    only the logins. Past `queue_limit` waiting requests a new one is refused at once
+    with `HashingBusy` (a `503`): it would wait longer than a client should.
     """
 
-    def __init__(self, rounds: int, concurrency: int) -> None:
+    def __init__(self, *, rounds: int, concurrency: int, queue_limit: int) -> None:
         self._context = CryptContext(
             schemes=["bcrypt"], bcrypt__rounds=rounds, bcrypt__truncate_error=True
         )
-        self._slots = threading.BoundedSemaphore(concurrency)
-        self._dummy_hash = self.hash(uuid.uuid4().hex)
+        self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bcrypt")
+        self._slots = asyncio.Semaphore(concurrency)
+        self._queue_limit = queue_limit
+        self._waiting = 0
+        self._dummy_hash = self.hash_blocking(uuid.uuid4().hex)
 
-    def hash(self, password: str) -> str:
-        with self._slots:
-            return self._context.hash(password)
+    def hash_blocking(self, password: str) -> str:
+        """Hash in the calling thread: for scripts, which have no event loop to keep free."""
+        return self._context.hash(password)
 
-    def verify(self, password: str, hashed: str | None) -> bool:
+    async def hash(self, password: str) -> str:
+        return await self._run(self._context.hash, password)
+
+    async def verify(self, password: str, hashed: str | None) -> bool:
         """Check a password; with no hash (an unknown email), check a dummy one.
 
         Both paths cost one bcrypt run, so the time a login takes does not tell
@@ -48,9 +85,33 @@ class PasswordHasher:
         """
         if not bcrypt_can_hash(password):
             return False
-        with self._slots:
-            matches = self._context.verify(password, hashed or self._dummy_hash)
+        matches = await self._run(self._context.verify, password, hashed or self._dummy_hash)
         return matches and hashed is not None
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True)
+
+    async def _run(self, work: Callable[..., R], *args: str) -> R:
+        if self._slots.locked() and self._waiting >= self._queue_limit:
+            raise HashingBusy
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
+        finally:
+            self._slots.release()
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """What signing needs: the key and each type's lifetime, read once from the settings."""
+
+    key: str
+    access_lifetime: timedelta
+    refresh_lifetime: timedelta
 
 
 @dataclass(frozen=True)
@@ -96,26 +157,36 @@ def decode_token(token: str, *, expected_type: TokenType, key: str) -> TokenClai
 
     The algorithm is pinned (RFC 8725): a token signed with `none`, another
     algorithm or another key is refused. A token of the other type is refused too,
-    so a long-lived refresh token can never stand in for an access token.
+    so a long-lived refresh token can never stand in for an access token. Even a
+    token signed with our key is read strictly: a `crit` header we do not implement
+    (RFC 7515 §4.1.11), a subject that is not a plain id, an issue time in the future
+    or an expiry no clock can hold are all refused, never guessed at.
     """
     try:
+        if "crit" in jwt.get_unverified_header(token):
+            raise InvalidToken
         payload = jwt.decode(
             token,
             key,
             algorithms=[JWT_ALGORITHM],
             options={"require_exp": True, "require_iat": True, "require_sub": True},
         )
-    except JOSEError as exc:
-        raise InvalidToken from exc
-    try:
+        subject = payload["sub"]
+        if not isinstance(subject, str) or not SUBJECT.fullmatch(subject):
+            raise InvalidToken
         claims = TokenClaims(
-            subject=int(payload["sub"]),
+            subject=int(subject),
             type=TokenType(payload["type"]),
             jti=str(payload["jti"]),
-            expires_at=datetime.fromtimestamp(payload["exp"], tz=utcnow().tzinfo),
+            expires_at=datetime.fromtimestamp(payload["exp"], tz=UTC),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+        issued_at = datetime.fromtimestamp(payload["iat"], tz=UTC)
+    except (JOSEError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
         raise InvalidToken from exc
-    if claims.type is not expected_type:
+    if (
+        claims.subject > MAX_SUBJECT
+        or claims.type is not expected_type
+        or issued_at > utcnow() + CLOCK_SKEW
+    ):
         raise InvalidToken
     return claims

@@ -42,7 +42,8 @@ from sqlmodel import Session, select
 
 from contacts_api.db import create_db_engine, utcnow
 from contacts_api.migrations import upgrade_to_head
-from contacts_api.models import Contact, ContactPublic, User, search_key
+from contacts_api.models import Contact, ContactPublic, User
+from contacts_api.rules import search_key
 from contacts_api.security import PasswordHasher
 
 SCRIPTS = Path(__file__).resolve().parent
@@ -292,7 +293,8 @@ class Data:
 
     def __init__(self, engine: Engine, today: date) -> None:
         self.engine = engine
-        self.hashed = PasswordHasher(12, concurrency=1).hash(PASSWORD)
+        hasher = PasswordHasher(rounds=12, concurrency=1, queue_limit=0)
+        self.hashed = hasher.hash_blocking(PASSWORD)
         self.numbers = iter(range(1, 10**9))
         factory = ContactFactory(["uk_UA", "en_US"], seed=7, today=today)
         now = utcnow()

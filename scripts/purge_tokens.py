@@ -5,18 +5,31 @@ run at any time (from cron, say): an expired token is refused by its signature c
 alone, so its row is no longer needed to refuse it.
 """
 
-from sqlmodel import Session
+import argparse
+import asyncio
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.config import DatabaseSettings
 from contacts_api.crud.tokens import purge_expired
-from contacts_api.db import create_db_engine
+from contacts_api.db import create_app_engine
+
+TIMEOUT_SECONDS = 60
+
+
+async def purge(database_url: str) -> int:
+    """The service's own CRUD function, on an engine of the script's own."""
+    engine = create_app_engine(database_url, timeout=TIMEOUT_SECONDS)
+    try:
+        async with AsyncSession(engine) as session:
+            return await purge_expired(session)
+    finally:
+        await engine.dispose()
 
 
 def main() -> None:
-    engine = create_db_engine(DatabaseSettings().database_url)
-    with Session(engine) as session:
-        purged = purge_expired(session)
-    engine.dispose()
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    purged = asyncio.run(purge(DatabaseSettings().database_url))
     print(f"purged {purged} expired refresh tokens")
 
 

@@ -4,9 +4,11 @@ SQLite always; PostgreSQL too when `TEST_DATABASE_URL` names a database the suit
 may empty (it is migrated to head at the start and its rows deleted before each test).
 """
 
+import asyncio
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 from fastapi import FastAPI
@@ -14,11 +16,14 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.app import create_app
 from contacts_api.config import Settings
-from contacts_api.db import create_db_engine
+from contacts_api.db import create_app_engine, create_db_engine
 from contacts_api.migrations import upgrade_to_head
+
+T = TypeVar("T")
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
@@ -72,6 +77,20 @@ def db(engine: Engine) -> Iterator[Session]:
             session.exec(delete(table))
         session.commit()
         yield session
+
+
+def in_session(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run the async CRUD function call `work` in a session of its own, as a route would."""
+
+    async def run() -> T:
+        engine = create_app_engine(database_url, timeout=5)
+        try:
+            async with AsyncSession(engine, expire_on_commit=False) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:

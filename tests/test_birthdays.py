@@ -3,6 +3,7 @@
 "Today" is frozen through the `get_today` dependency, so every case is a fixed date.
 """
 
+import asyncio
 from calendar import isleap
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -211,4 +212,4 @@ def test_today_is_the_date_in_the_timezone_setting() -> None:
     ahead = make_settings("sqlite://", timezone="Pacific/Kiritimati")  # UTC+14
     behind = make_settings("sqlite://", timezone="Etc/GMT+12")  # UTC-12
 
-    assert (get_today(ahead) - get_today(behind)).days in (1, 2)
+    assert (asyncio.run(get_today(ahead)) - asyncio.run(get_today(behind))).days in (1, 2)

@@ -1,11 +1,15 @@
 """GET /api/health, and the service while its database is unreachable."""
 
+import time
+
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import Session
 
 from contacts_api.app import create_app
+from contacts_api.db import PING_AFTER_IDLE_SECONDS
 from tests.conftest import TEST_PASSWORD, make_settings
 
 # A port nothing listens on: connections are refused at once, as when the server is down.
@@ -46,13 +50,8 @@ def test_a_route_that_needs_the_database_is_503_while_it_is_unreachable() -> Non
     assert "Traceback" not in response.text
 
 
-def test_the_service_carries_on_after_the_database_drops_its_connections(
-    client: TestClient, db: Session, database_url: str
-) -> None:
-    """What a database restart does to the pool: every connection it held is gone."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has no server to drop connections")
-    client.get("/api/health")  # the app's pool now holds a connection
+def drop_every_connection_but_this_one(db: Session) -> None:
+    """What a database restart does to the app's pool: every connection it held is gone."""
     db.exec(
         text(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -60,4 +59,47 @@ def test_the_service_carries_on_after_the_database_drops_its_connections(
         )
     )
 
+
+@pytest.fixture
+def on_postgresql(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to drop connections")
+
+
+@pytest.mark.usefixtures("on_postgresql")
+def test_a_connection_idle_through_a_restart_is_replaced_before_use(
+    client: TestClient, db: Session
+) -> None:
+    client.get("/api/health")  # the app's pool now holds a connection
+    drop_every_connection_but_this_one(db)
+    time.sleep(PING_AFTER_IDLE_SECONDS + 0.1)
+
     assert client.get("/api/health").status_code == 200
+
+
+@pytest.mark.usefixtures("on_postgresql")
+def test_a_connection_lost_mid_request_costs_that_request_only(
+    client: TestClient, db: Session
+) -> None:
+    """A connection in steady use is not pinged; if it died, its request gets a `503`,
+    and the pool drops every connection it held, so the next request gets a new one."""
+    client.get("/api/health")
+    drop_every_connection_but_this_one(db)
+
+    assert [client.get("/api/health").status_code for _ in range(2)] == [503, 200]
+
+
+@pytest.mark.usefixtures("on_postgresql")
+def test_a_connection_in_steady_use_is_not_pinged(app: FastAPI, client: TestClient) -> None:
+    """The ping after idleness stands in for a ping on every checkout: a round trip saved."""
+    statements: list[str] = []
+    client.get("/api/health")
+    event.listen(
+        app.state.engine.sync_engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_: statements.append(statement),
+    )
+
+    client.get("/api/health")
+
+    assert statements == ["SELECT 1"]  # the route's own, and no ping before it

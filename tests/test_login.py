@@ -110,11 +110,11 @@ def test_login_with_an_unknown_email_still_checks_one_hash(
     checked: list[str | None] = []
 
     class CountingHasher(PasswordHasher):
-        def verify(self, password: str, hashed: str | None) -> bool:
+        async def verify(self, password: str, hashed: str | None) -> bool:
             checked.append(hashed)
-            return super().verify(password, hashed)
+            return await super().verify(password, hashed)
 
-    app.state.password_hasher = CountingHasher(rounds=4, concurrency=1)
+    app.state.password_hasher = CountingHasher(rounds=4, concurrency=1, queue_limit=8)
 
     client.post("/api/auth/login", json={"email": "nobody@example.com", "password": "x" * 10})
 
@@ -165,15 +165,15 @@ def test_no_database_connection_is_held_while_the_password_is_checked(
 ) -> None:
     """bcrypt takes a quarter of a second; a connection held meanwhile starves the pool."""
     make_account("ada@example.com")
-    engine = app.state.engine
+    pool = app.state.engine.pool
     held: list[int] = []
 
     class PoolWatchingHasher(PasswordHasher):
-        def verify(self, password: str, hashed: str | None) -> bool:
-            held.append(engine.pool.checkedout())
-            return super().verify(password, hashed)
+        async def verify(self, password: str, hashed: str | None) -> bool:
+            held.append(pool.checkedout())
+            return await super().verify(password, hashed)
 
-    app.state.password_hasher = PoolWatchingHasher(rounds=4, concurrency=1)
+    app.state.password_hasher = PoolWatchingHasher(rounds=4, concurrency=1, queue_limit=8)
 
     client.post("/api/auth/login", json={"email": "ada@example.com", "password": TEST_PASSWORD})
 

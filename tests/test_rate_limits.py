@@ -42,6 +42,14 @@ def limited_app(database_url: str, redis_url: str | None, db: Session) -> Callab
     return make
 
 
+def from_address(client: TestClient, host: str) -> TestClient:
+    """Another client of the same running app, from another address, on its event loop
+    (a Redis connection belongs to the loop that opened it)."""
+    other = TestClient(client.app, client=(host, 50000))
+    other.portal = client.portal
+    return other
+
+
 def signup(client: TestClient, email: str) -> int:
     return client.post(
         "/api/auth/signup", json={"email": email, "password": TEST_PASSWORD}
@@ -86,17 +94,37 @@ def test_logins_from_one_address_over_the_limit_are_429(
     assert statuses == [401, 401, 401, 429]
 
 
-def test_logins_to_one_account_over_its_limit_are_429_from_any_address(
+def test_wrong_passwords_to_one_account_from_one_address_are_429_after_the_limit(
     limited_app: Callable[..., FastAPI],
 ) -> None:
-    app = limited_app(rate_limit_login_account="2/minute")
-    with TestClient(app) as one, TestClient(app, client=("10.0.0.2", 5000)) as other:
-        signup(one, "a@x.io")
-        statuses = [login(one, "a@x.io", "wrong pass"), login(other, "A@x.io", "wrong pass")]
-        statuses.append(login(other, "a@x.io"))
-        statuses.append(login(one, "b@x.io"))  # another account still has its budget
+    with TestClient(limited_app(rate_limit_login_account="2/minute")) as client:
+        signup(client, "a@x.io")
+        statuses = [login(client, "a@x.io", "wrong pass"), login(client, "A@x.io", "wrong pass")]
+        statuses.append(login(client, "a@x.io"))
+        statuses.append(login(client, "b@x.io"))  # another account still has its budget
 
     assert statuses == [401, 401, 429, 401]
+
+
+def test_a_stranger_cannot_lock_the_owner_out(limited_app: Callable[..., FastAPI]) -> None:
+    """Any number of wrong passwords from elsewhere: the owner, from home, still logs in."""
+    app = limited_app(rate_limit_login_account="2/minute", rate_limit_login="3/minute")
+    with TestClient(app) as owner:
+        stranger = from_address(owner, "10.0.0.2")
+        signup(owner, "a@x.io")
+        attacks = [login(stranger, "a@x.io", "wrong pass") for _ in range(5)]
+        owner_login = login(owner, "a@x.io")
+
+    assert attacks == [401, 401, 429, 429, 429]
+    assert owner_login == 200
+
+
+def test_right_passwords_are_never_counted(limited_app: Callable[..., FastAPI]) -> None:
+    with TestClient(limited_app(rate_limit_login_account="2/minute")) as client:
+        signup(client, "a@x.io")
+        statuses = [login(client, "a@x.io") for _ in range(4)]
+
+    assert statuses == [200, 200, 200, 200]
 
 
 def test_refreshes_over_the_limit_are_429(limited_app: Callable[..., FastAPI]) -> None:

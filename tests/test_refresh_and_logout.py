@@ -11,8 +11,9 @@ from sqlmodel import Session, select
 
 from contacts_api.crud.tokens import purge_expired
 from contacts_api.db import utcnow
-from contacts_api.models import RefreshToken, RefreshTokenFamily, TokenType, User
-from tests.conftest import Account
+from contacts_api.models import RefreshToken, RefreshTokenFamily, User
+from contacts_api.security import TokenType
+from tests.conftest import Account, in_session
 from tests.tokens import claims_of, expired, forged, signed, unsigned
 
 
@@ -165,12 +166,12 @@ def test_logout_with_an_access_token_is_401(client: TestClient, account: Account
 
 
 def test_purge_deletes_expired_tokens_and_their_empty_families(
-    client: TestClient, account: Account, db: Session
+    client: TestClient, account: Account, db: Session, database_url: str
 ) -> None:
     refresh(client, account.refresh_token)  # the family now holds two tokens
     later = utcnow() + timedelta(days=8)
 
-    purged = purge_expired(db, now=later)
+    purged = in_session(database_url, lambda session: purge_expired(session, now=later))
 
     assert purged == 2
     assert db.exec(select(RefreshToken)).all() == []
@@ -178,8 +179,8 @@ def test_purge_deletes_expired_tokens_and_their_empty_families(
 
 
 def test_purge_keeps_tokens_that_can_still_be_used(
-    client: TestClient, account: Account, db: Session
+    client: TestClient, account: Account, database_url: str
 ) -> None:
-    assert purge_expired(db) == 0
+    assert in_session(database_url, purge_expired) == 0
 
     assert refresh(client, account.refresh_token).status_code == 200

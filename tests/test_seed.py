@@ -14,9 +14,9 @@ from sqlmodel import Session, func, select
 
 from contacts_api.app import create_app
 from contacts_api.crud.contacts import upcoming_birthdays
-from contacts_api.models import Contact, User
+from contacts_api.models import Contact, PageQuery, User
 from scripts import seed
-from tests.conftest import TEST_SECRET_KEY, make_settings
+from tests.conftest import TEST_SECRET_KEY, in_session, make_settings
 
 REPO = Path(__file__).resolve().parent.parent
 CREDENTIALS = re.compile(r"email: (\S+)  password: (\S+)")
@@ -91,13 +91,16 @@ def test_seeded_names_include_cyrillic_and_latin(run_seed: Callable[..., str], d
 
 
 def test_some_seeded_birthdays_fall_in_the_next_7_days(
-    run_seed: Callable[..., str], db: Session
+    run_seed: Callable[..., str], db: Session, database_url: str
 ) -> None:
     run_seed("--count", "60")
     owner = db.exec(select(User).where(User.email == "demo@example.com")).one()
 
-    _, total = upcoming_birthdays(
-        db, owner_id=owner.id, today=date.today(), days=7, limit=1, offset=0
+    _, total = in_session(
+        database_url,
+        lambda session: upcoming_birthdays(
+            session, owner_id=owner.id, today=date.today(), days=7, page=PageQuery(limit=1)
+        ),
     )
 
     assert total >= 1

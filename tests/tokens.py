@@ -4,8 +4,7 @@ import base64
 import json
 from datetime import timedelta
 
-from contacts_api.models import TokenType
-from contacts_api.security import create_token
+from contacts_api.security import TokenType, create_token
 from tests.conftest import TEST_SECRET_KEY
 
 OTHER_KEY = "another-key-that-is-also-long-enough-9876543210"

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from contacts_api import birthdays
 from contacts_api.crud import contacts
 from contacts_api.deps import (
+    ContactId,
     CurrentUser,
     OwnedContact,
     SessionDep,
@@ -38,84 +39,73 @@ EMAIL_TAKEN = {
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=ContactPublic,
     summary="Create a contact",
     responses=EMAIL_TAKEN,
 )
-def create_contact(
+async def create_contact(
     data: ValidContact, user: CurrentUser, session: SessionDep, request: Request, response: Response
-) -> Contact:
-    contact = contacts.create_contact(session, owner_id=user.id, data=data)
+) -> ContactPublic:
+    contact = await contacts.create_contact(session, owner_id=user.id, data=data)
     response.headers["Location"] = request.app.url_path_for("read_contact", contact_id=contact.id)
-    return contact
+    return ContactPublic.model_validate(contact)
 
 
-@router.get("", response_model=ContactPage, summary="List or search your contacts")
-def list_contacts(
+@router.get("", summary="List or search your contacts")
+async def list_contacts(
     search: Annotated[ContactSearch, Query()], user: CurrentUser, session: SessionDep
 ) -> ContactPage:
-    items, total = contacts.search_contacts(session, owner_id=user.id, search=search)
-    return ContactPage(
-        items=[ContactPublic.model_validate(c) for c in items],
-        total=total,
-        limit=search.limit,
-        offset=search.offset,
-    )
+    items, total = await contacts.search_contacts(session, owner_id=user.id, search=search)
+    public = [ContactPublic.model_validate(contact) for contact in items]
+    return ContactPage.of(public, total=total, query=search)
 
 
 # Declared before "/{contact_id}", which would otherwise take "birthdays" for an id.
-@router.get(
-    "/birthdays",
-    response_model=BirthdayPage,
-    summary="Your contacts with a birthday in the next N days",
-)
-def upcoming_birthdays(
+@router.get("/birthdays", summary="Your contacts with a birthday in the next N days")
+async def upcoming_birthdays(
     query: Annotated[BirthdayQuery, Query()],
     user: CurrentUser,
     session: SessionDep,
     today: TodayDep,
 ) -> BirthdayPage:
-    items, total = contacts.upcoming_birthdays(
-        session,
-        owner_id=user.id,
-        today=today,
-        days=query.days,
-        limit=query.limit,
-        offset=query.offset,
+    items, total = await contacts.upcoming_birthdays(
+        session, owner_id=user.id, today=today, days=query.days, page=query
     )
-    return BirthdayPage(
-        items=[_with_next_birthday(contact, today) for contact in items],
-        total=total,
-        limit=query.limit,
-        offset=query.offset,
+    return BirthdayPage.of(
+        [_with_next_birthday(contact, today) for contact in items], total=total, query=query
     )
 
 
-@router.get(
-    "/{contact_id}", response_model=ContactPublic, summary="Get a contact", responses=NOT_FOUND
-)
-def read_contact(contact: OwnedContact) -> Contact:
-    return contact
+@router.get("/{contact_id}", summary="Get a contact", responses=NOT_FOUND)
+async def read_contact(contact: OwnedContact) -> ContactPublic:
+    return ContactPublic.model_validate(contact)
 
 
 @router.put(
     "/{contact_id}",
-    response_model=ContactPublic,
     summary="Replace every field of a contact",
     responses=NOT_FOUND | EMAIL_TAKEN,
 )
-def replace_contact(contact: OwnedContact, data: ValidContact, session: SessionDep) -> Contact:
-    return contacts.update_contact(session, contact=contact, changes=data.model_dump())
+async def replace_contact(
+    contact_id: ContactId, data: ValidContact, user: CurrentUser, session: SessionDep
+) -> ContactPublic:
+    contact = await contacts.update_contact(
+        session, owner_id=user.id, contact_id=contact_id, changes=data.model_dump()
+    )
+    return ContactPublic.model_validate(contact)
 
 
 @router.patch(
     "/{contact_id}",
-    response_model=ContactPublic,
     summary="Change some fields of a contact",
     responses=NOT_FOUND | EMAIL_TAKEN,
 )
-def update_contact(contact: OwnedContact, changes: ValidChanges, session: SessionDep) -> Contact:
-    return contacts.update_contact(session, contact=contact, changes=changes)
+async def update_contact(
+    contact_id: ContactId, changes: ValidChanges, user: CurrentUser, session: SessionDep
+) -> ContactPublic:
+    contact = await contacts.update_contact(
+        session, owner_id=user.id, contact_id=contact_id, changes=changes
+    )
+    return ContactPublic.model_validate(contact)
 
 
 @router.delete(
@@ -124,8 +114,8 @@ def update_contact(contact: OwnedContact, changes: ValidChanges, session: Sessio
     summary="Delete a contact",
     responses=NOT_FOUND,
 )
-def delete_contact(contact: OwnedContact, session: SessionDep) -> None:
-    contacts.delete_contact(session, contact=contact)
+async def delete_contact(contact_id: ContactId, user: CurrentUser, session: SessionDep) -> None:
+    await contacts.delete_contact(session, owner_id=user.id, contact_id=contact_id)
 
 
 def _with_next_birthday(contact: Contact, today: date) -> BirthdayContact:

@@ -9,8 +9,8 @@ from contacts_api.models import HealthStatus
 router = APIRouter(prefix="/api", tags=["health"])
 
 
-@router.get("/health", response_model=HealthStatus, summary="Is the service and its database up")
-def health(session: SessionDep) -> HealthStatus:
-    """Runs `SELECT 1`; an unreachable database becomes `503` in `main.py`'s handler."""
-    session.exec(text("SELECT 1"))
+@router.get("/health", summary="Is the service and its database up")
+async def health(session: SessionDep) -> HealthStatus:
+    """Runs `SELECT 1`; an unreachable database becomes `503` in `app.py`'s handler."""
+    await session.exec(text("SELECT 1"))
     return HealthStatus(status="ok", database="ok")

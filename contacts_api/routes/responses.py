@@ -34,3 +34,13 @@ TOO_MANY_REQUESTS: dict[int | str, dict[str, Any]] = {
         "headers": {"Retry-After": {"schema": {"type": "integer"}, "example": 42}},
     }
 }
+BUSY: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorMessage,
+        "description": (
+            "The database is unreachable, or too many logins are waiting for a password"
+            " check; `Retry-After` says when to retry"
+        ),
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "example": 1}},
+    }
+}

@@ -9,11 +9,6 @@ from contacts_api.routes.responses import UNAUTHORIZED
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 
-@router.get(
-    "/me",
-    response_model=UserPublic,
-    summary="The signed-in user",
-    responses=UNAUTHORIZED,
-)
-def read_me(user: CurrentUser) -> UserPublic:
+@router.get("/me", summary="The signed-in user", responses=UNAUTHORIZED)
+async def read_me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)

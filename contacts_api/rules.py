@@ -1,0 +1,113 @@
+"""Field rules: how emails, names, phones and birthdays are normalised and checked.
+
+Kept apart from `models.py` (which only declares data) because the API, the seed
+script and the login all apply them, and must apply them the same way.
+"""
+
+import unicodedata
+from contextlib import suppress
+from datetime import date
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+
+def normalize_email(address: str) -> str:
+    """The one form an email is stored and looked up in.
+
+    Surrounding spaces dropped, Unicode NFC, the domain in its Unicode form (an IDNA
+    `xn--` domain and its Unicode spelling are one domain), then lower case, so that
+    `A@x.io` and `a@x.io` are one account. Sign-up and login both call this, so
+    whatever signed up always logs in. A string that is not an address at all (a
+    login may send anything) is still folded the same way, and simply matches no one.
+    """
+    address = unicodedata.normalize("NFC", address.strip())
+    with suppress(EmailNotValidError):  # not an address: it matches no one, folded or not
+        address = validate_email(address, check_deliverability=False).normalized
+    return address.lower()
+
+
+def search_key(text: str) -> str:
+    """The form a name or email is matched in: compatibility-normalised and case-folded.
+
+    SQLite's `lower()` and `LIKE` fold only ASCII, and PostgreSQL's depend on the
+    database's locale, so neither can be trusted to match `оле` in "Олена". Folding in
+    Python, once on write and once for each query, gives the same answer on both.
+    """
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def birthday_key(birthday: date) -> int:
+    """Month and day as one number, `MMDD` (1 March is 301): what the birthday query needs.
+
+    "Birthdays in the next N days" compares month and day and ignores the year, which a
+    `date` column cannot do with an index. With this key the window is one or two
+    ranges of integers, which the `(owner_id, birthday_key)` index serves directly.
+    """
+    return birthday.month * 100 + birthday.day
+
+
+def normalize_phone(raw: str, region: str) -> str:
+    """A phone number in E.164 (`+380671234567`), or `ValueError` if it is not a real one.
+
+    A number written without a country code is read as a number of `region`.
+    """
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"not a valid phone number (without a country code, read in {region})")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class InvalidFields(ValueError):
+    """Checks that need settings or the calendar failed; `problems` maps field to message."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems.items()))
+        self.problems = problems
+
+
+def check_contact_fields(
+    values: dict[str, Any], *, phone_region: str, today: date
+) -> dict[str, Any]:
+    """The checks a Pydantic model cannot make alone, since they need settings or the date.
+
+    Returns `values` with the phone in E.164, read in `phone_region` when it has no
+    country code; refuses a birthday after `today`. Raises `InvalidFields` naming each
+    field that failed. The API and the seed script both check contacts through here.
+    """
+    checked = dict(values)
+    problems: dict[str, str] = {}
+    if values.get("phone") is not None:
+        try:
+            checked["phone"] = normalize_phone(values["phone"], phone_region)
+        except ValueError as exc:
+            problems["phone"] = str(exc)
+    if values.get("birthday") is not None and values["birthday"] > today:
+        problems["birthday"] = "must not be in the future"
+    if problems:
+        raise InvalidFields(problems)
+    return checked
+
+
+# Each searchable field, and the column its folded form is stored in.
+SEARCH_KEY_COLUMNS = {
+    "first_name": "first_name_key",
+    "last_name": "last_name_key",
+    "email": "email_key",
+}
+
+
+def derived_columns(values: dict[str, Any]) -> dict[str, Any]:
+    """The search and birthday keys for whichever of their source fields `values` holds."""
+    derived = {
+        column: search_key(values[field])
+        for field, column in SEARCH_KEY_COLUMNS.items()
+        if field in values
+    }
+    if "birthday" in values:
+        derived["birthday_key"] = birthday_key(values["birthday"])
+    return derived
