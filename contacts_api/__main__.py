@@ -21,7 +21,7 @@ def main() -> None:
     except ValidationError as exc:
         sys.exit(f"contacts_api: invalid settings\n{exc}")
     upgrade_to_head(settings.database_url)
-    configure_logging()
+    configure_logging(settings.log_level)
     # Our middleware writes one richer line a request, so uvicorn's own is left off.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)
 

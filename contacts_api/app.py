@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from contacts_api.config import Settings
-from contacts_api.db import create_app_engine
+from contacts_api.db import create_app_engine, in_transactions
 from contacts_api.exceptions import (
     ContactEmailTaken,
     ContactNotFound,
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = create_app_engine(
         settings.database_url, timeout=settings.database_timeout_seconds
     )
+    app.state.transaction_engine = in_transactions(app.state.engine)
     app.state.password_hasher = PasswordHasher(
         rounds=settings.bcrypt_rounds,
         concurrency=settings.hashing_concurrency,

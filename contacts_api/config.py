@@ -8,7 +8,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import RateLimitItem
@@ -103,6 +103,8 @@ class Settings(DatabaseSettings):
     rate_limit_login_account: str = "5/minute"  # wrong passwords, per account and address
     rate_limit_refresh: str = "30/minute"  # per client address
     redis_url: str | None = None
+    # `WARNING` drops the access line of every request; `DEBUG` adds nothing of ours.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     def token_policy(self) -> TokenPolicy:
         return TokenPolicy(

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from sqlite3 import Connection as SQLiteConnection
 from typing import Any, TypeVar
@@ -66,6 +67,29 @@ def create_db_engine(raw_url: str) -> Engine:
     return engine
 
 
+# The app engine's connections are in autocommit: each statement is its own transaction.
+# Most requests read, or change one row with one statement, which the database applies
+# whole or not at all by itself; a transaction around it would only add two round trips
+# (`BEGIN`, then `COMMIT` or `ROLLBACK`), and a connection handed back holds no
+# transaction to roll back. What must change several rows together asks for a
+# transaction: `in_transactions`.
+AUTOCOMMIT: dict[str, Any] = {
+    "isolation_level": "AUTOCOMMIT",
+    "pool_reset_on_return": None,
+    # SQL parameters hold password hashes and emails: never in an error or a log.
+    "hide_parameters": True,
+}
+# Each database's name for its ordinary transactions.
+TRANSACTION_ISOLATION = {"postgresql": "READ COMMITTED", "sqlite": "SERIALIZABLE"}
+
+
+def in_transactions(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, its connections in a transaction while a session has them:
+    what a session's statements commit together, or not at all."""
+    level = TRANSACTION_ISOLATION[engine.dialect.name]
+    return engine.execution_options(isolation_level=level)
+
+
 def create_app_engine(raw_url: str, *, timeout: float) -> AsyncEngine:
     """The app's one async engine; no wait for the database lasts longer than `timeout`.
 
@@ -88,6 +112,7 @@ def create_app_engine(raw_url: str, *, timeout: float) -> AsyncEngine:
             url.set(drivername=ASYNC_DRIVERS["sqlite"]),
             # How long a writer waits for another's lock before "database is locked".
             connect_args={"timeout": timeout},
+            **AUTOCOMMIT,
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
@@ -114,11 +139,10 @@ def create_app_engine(raw_url: str, *, timeout: float) -> AsyncEngine:
         pool_size=POOL_SIZE,
         max_overflow=POOL_OVERFLOW,
         pool_timeout=timeout,
-        # SQL parameters hold password hashes and emails: never in an error or a log.
-        hide_parameters=True,
+        **AUTOCOMMIT,
     )
     event.listen(engine.sync_engine, "checkin", _note_checkin)
-    event.listen(engine.sync_engine, "checkout", _ping_if_idle)
+    event.listen(engine.sync_engine, "checkout", partial(_ping_if_idle, engine.dialect))
     return engine
 
 
@@ -159,7 +183,10 @@ def _note_checkin(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntr
 
 
 def _ping_if_idle(
-    dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    dialect: Dialect,
+    dbapi_connection: DBAPIConnection,
+    record: ConnectionPoolEntry,
+    _proxy: PoolProxiedConnection,
 ) -> None:
     """Make sure a connection that sat idle is still alive before a request gets it.
 
@@ -176,9 +203,7 @@ def _ping_if_idle(
     if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
         return
     try:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("SELECT 1")
-        cursor.close()
+        dialect.do_ping(dbapi_connection)  # SQLAlchemy's own ping: leaves no transaction open
     except DatabaseTimeout:
         raise
     except psycopg.Error as exc:

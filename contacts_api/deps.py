@@ -24,11 +24,12 @@ from contacts_api.config import Settings
 from contacts_api.crud import contacts, users
 from contacts_api.models import (
     MAX_ID,
-    Contact,
     ContactCreate,
+    ContactPublic,
     ContactUpdate,
     LoginRequest,
-    User,
+    UserPublic,
+    public,
 )
 from contacts_api.ratelimit import RateLimiter
 from contacts_api.rules import InvalidFields, check_contact_fields
@@ -53,10 +54,27 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session a request. `expire_on_commit=False`: an object read before a commit
-    keeps its values after it, instead of loading them again (which async code cannot
-    do implicitly)."""
+    """The request's session, in autocommit: each statement is its own transaction.
+
+    Most routes read, or change one row with one statement (`INSERT`, `UPDATE …
+    RETURNING`, `DELETE`), which the database applies whole or not at all by itself.
+    Wrapping them in a transaction would only add two round trips (`BEGIN`, then
+    `COMMIT` or `ROLLBACK`) to every request.
+
+    `expire_on_commit=False`: an object keeps its values after a commit, instead of
+    loading them again (which async code cannot do implicitly).
+    """
     async with AsyncSession(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+async def get_transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session whose statements commit together or not at all, for the routes that
+    write several rows as one change (a login's family and first token, a refresh's
+    spent token and its successor). A route takes this or `SessionDep`, never both:
+    one connection a request, so requests can never wait on each other for a second."""
+    engine = request.app.state.transaction_engine
+    async with AsyncSession(engine, expire_on_commit=False) as session:
         yield session
 
 
@@ -75,32 +93,36 @@ async def get_token_policy(request: Request) -> TokenPolicy:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+TransactionDep = Annotated[AsyncSession, Depends(get_transaction)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 TokenPolicyDep = Annotated[TokenPolicy, Depends(get_token_policy)]
 
 
 async def get_access_claims(
-    policy: TokenPolicyDep, token: Annotated[str, Depends(oauth2_scheme)]
+    request: Request, token: Annotated[str, Depends(oauth2_scheme)]
 ) -> TokenClaims:
     """The claims of a valid access token; `InvalidToken` (a `401`) for anything less."""
-    return decode_token(token, expected_type=TokenType.ACCESS, key=policy.key)
+    key = request.app.state.token_policy.key
+    return decode_token(token, expected_type=TokenType.ACCESS, key=key)
 
 
 AccessClaims = Annotated[TokenClaims, Depends(get_access_claims)]
 
 
-async def get_current_user(request: Request, session: SessionDep, claims: AccessClaims) -> User:
+async def get_current_user(
+    request: Request, session: SessionDep, claims: AccessClaims
+) -> UserPublic:
     """The user an access token names.
 
     The user is read on every request, so a deleted account loses access at once
     even while its access tokens have not yet expired.
     """
-    user = await users.get_current(session, claims.subject)
+    user = public(UserPublic, await users.get_current(session, claims.subject))
     request.state.user_id = user.id  # for the access log line
     return user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[UserPublic, Depends(get_current_user)]
 
 
 async def get_today(settings: SettingsDep) -> date:
@@ -114,18 +136,18 @@ ContactId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 async def get_owned_contact(
     request: Request, contact_id: ContactId, claims: AccessClaims, session: SessionDep
-) -> Contact:
+) -> ContactPublic:
     """The contact in the path, if it is the token's user's; `404` otherwise.
 
     The user check and the contact are one query (see `contacts.get_as_owner`):
     the most common authenticated read costs one round trip to the database.
     """
-    contact = await contacts.get_as_owner(session, owner_id=claims.subject, contact_id=contact_id)
+    row = await contacts.get_as_owner(session, owner_id=claims.subject, contact_id=contact_id)
     request.state.user_id = claims.subject
-    return contact
+    return public(ContactPublic, row)
 
 
-OwnedContact = Annotated[Contact, Depends(get_owned_contact)]
+OwnedContact = Annotated[ContactPublic, Depends(get_owned_contact)]
 
 
 def validation_error(errors: Iterable[dict[str, Any]]) -> RequestValidationError:

@@ -5,7 +5,9 @@
 """
 
 from contacts_api.app import create_app
+from contacts_api.config import Settings
 from contacts_api.logs import configure_logging
 
-configure_logging()
-app = create_app()
+settings = Settings()
+configure_logging(settings.log_level)
+app = create_app(settings)

@@ -44,19 +44,19 @@ def _timestamp_column(*, nullable: bool = False, index: bool = False) -> Column[
 class UserBase(SQLModel):
     email: EmailStr = Field(max_length=EMAIL_MAX_LENGTH)
 
-    @field_validator("email")
-    @classmethod
-    def _normalize(cls, value: str) -> str:
-        """Stored in one form (see `normalize_email`), so the unique index also makes
-        emails unique case-insensitively: `A@x.io` and `a@x.io` are one account."""
-        return normalize_email(value)
-
 
 class UserCreate(UserBase):
     password: PlainText = Field(
         min_length=PASSWORD_MIN_LENGTH,
         schema_extra={"examples": ["correct horse battery"]},
     )
+
+    @field_validator("email")
+    @classmethod
+    def _normalize(cls, value: str) -> str:
+        """Stored in one form (see `normalize_email`), so the unique index also makes
+        emails unique case-insensitively: `A@x.io` and `a@x.io` are one account."""
+        return normalize_email(value)
 
     @field_validator("password")
     @classmethod
@@ -296,6 +296,7 @@ class BirthdayQuery(PageQuery):
 
 
 T = TypeVar("T")
+PublicModel = TypeVar("PublicModel", bound=SQLModel)
 
 
 class Page(BaseModel, Generic[T]):
@@ -336,3 +337,15 @@ class ErrorMessage(SQLModel):
 class HealthStatus(SQLModel):
     status: str = Field(schema_extra={"examples": ["ok"]})
     database: str = Field(schema_extra={"examples": ["ok"]})
+
+
+def public(schema: type[PublicModel], source: object, **extra: object) -> PublicModel:
+    """The response model `schema` filled from a row or table object of our own database.
+
+    What the database holds was validated on its way in, so it is not validated again:
+    `model_construct` only copies the fields `schema` declares (never, say, a
+    `hashed_password`), at a fraction of the cost, which a page of 100 contacts feels.
+    `extra` gives the fields the source does not have.
+    """
+    values = {name: getattr(source, name) for name in schema.model_fields if name not in extra}
+    return schema.model_construct(**values, **extra)

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import TypeVar
 
 from jose import jwt
@@ -30,6 +31,8 @@ SUBJECT = re.compile(r"[1-9][0-9]{0,9}")
 MAX_SUBJECT = 2**31 - 1
 # How far ahead of our clock a token's `iat` may be: clocks of replicas drift a little.
 CLOCK_SKEW = timedelta(seconds=30)
+# Verified tokens remembered: about one per active session of the last few minutes.
+VERIFIED_TOKENS_KEPT = 4096
 
 
 class TokenType(StrEnum):
@@ -162,6 +165,22 @@ def decode_token(token: str, *, expected_type: TokenType, key: str) -> TokenClai
     (RFC 7515 §4.1.11), a subject that is not a plain id, an issue time in the future
     or an expiry no clock can hold are all refused, never guessed at.
     """
+    claims = _verified(token, key)
+    if claims.type is not expected_type or claims.expires_at <= utcnow():
+        raise InvalidToken
+    return claims
+
+
+@lru_cache(maxsize=VERIFIED_TOKENS_KEPT)
+def _verified(token: str, key: str) -> TokenClaims:
+    """The claims of a token whose signature and claims check out, remembered.
+
+    A client sends the same access token with every request for its whole lifetime;
+    checking the signature and parsing the claims again each time costs more than
+    the rest of the request's own work. What is remembered can only be a token that
+    passed every check (a failure raises, and `lru_cache` keeps no exceptions), and
+    what changes with time, its expiry, is checked again at each use by the caller.
+    """
     try:
         if "crit" in jwt.get_unverified_header(token):
             raise InvalidToken
@@ -183,10 +202,6 @@ def decode_token(token: str, *, expected_type: TokenType, key: str) -> TokenClai
         issued_at = datetime.fromtimestamp(payload["iat"], tz=UTC)
     except (JOSEError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
         raise InvalidToken from exc
-    if (
-        claims.subject > MAX_SUBJECT
-        or claims.type is not expected_type
-        or issued_at > utcnow() + CLOCK_SKEW
-    ):
+    if claims.subject > MAX_SUBJECT or issued_at > utcnow() + CLOCK_SKEW:
         raise InvalidToken
     return claims

@@ -6,6 +6,8 @@ import threading
 from types import TracebackType
 from typing import Self
 
+from scripts.localhost import free_port
+
 
 class CuttableProxy:
     """Forwards 127.0.0.1:`port` to `target`; `cut()` drops every connection and refuses
@@ -18,7 +20,7 @@ class CuttableProxy:
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
-        self.port = _free_port()
+        self.port = free_port()
         self._flowing = threading.Event()
         self._flowing.set()
         self._lock = threading.Lock()
@@ -89,9 +91,3 @@ def _close(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):  # already closed
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

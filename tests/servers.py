@@ -1,7 +1,6 @@
 """Helpers for tests that run the service as a real process."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,15 +10,11 @@ from pathlib import Path
 
 import httpx2
 
+from scripts.localhost import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_SECONDS = 60
 SERVER_LOG = "server.log"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fresh_env(**extra: str) -> dict[str, str]:

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 import pytest
-from httpx2 import Response
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 

@@ -5,7 +5,7 @@ import time
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlmodel import Session
 
 from contacts_api.app import create_app
@@ -90,16 +90,21 @@ def test_a_connection_lost_mid_request_costs_that_request_only(
 
 
 @pytest.mark.usefixtures("on_postgresql")
-def test_a_connection_in_steady_use_is_not_pinged(app: FastAPI, client: TestClient) -> None:
+def test_only_a_connection_that_sat_idle_is_pinged(
+    app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The ping after idleness stands in for a ping on every checkout: a round trip saved."""
-    statements: list[str] = []
-    client.get("/api/health")
-    event.listen(
-        app.state.engine.sync_engine,
-        "before_cursor_execute",
-        lambda _conn, _cursor, statement, *_: statements.append(statement),
+    dialect = app.state.engine.dialect
+    pings: list[object] = []
+    ping = dialect.do_ping
+    monkeypatch.setattr(
+        dialect, "do_ping", lambda connection: pings.append(connection) or ping(connection)
     )
-
     client.get("/api/health")
 
-    assert statements == ["SELECT 1"]  # the route's own, and no ping before it
+    client.get("/api/health")
+    in_steady_use = len(pings)
+    time.sleep(PING_AFTER_IDLE_SECONDS + 0.1)
+    client.get("/api/health")
+
+    assert (in_steady_use, len(pings)) == (0, 1)

@@ -14,9 +14,10 @@ import pytest
 import redis
 from sqlmodel import Session
 
+from scripts.localhost import free_port
 from tests.conftest import TEST_PASSWORD, TEST_SECRET_KEY
 from tests.contacts import payload
-from tests.servers import REPO, free_port, wait_until_up
+from tests.servers import REPO, wait_until_up
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 SIGNUP_LIMIT = 3

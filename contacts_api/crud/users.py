@@ -1,13 +1,23 @@
 """Users: sign-up, look-up and authentication."""
 
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.exceptions import EmailAlreadyRegistered, InvalidCredentials, InvalidToken
-from contacts_api.models import User, UserCreate
+from contacts_api.models import User, UserCreate, UserPublic
 from contacts_api.rules import normalize_email
 from contacts_api.security import PasswordHasher
+
+USERS = User.__table__
+# Built once: every authenticated request runs it, and building a statement costs
+# more than running it; values arrive as bound parameters. Reads name the table's
+# columns rather than the class's attributes: rows come back as plain rows, without
+# the ORM's machinery for turning them into objects (see `models.public`).
+CURRENT_USER = select(*(USERS.c[name] for name in UserPublic.model_fields)).where(
+    USERS.c.id == bindparam("user_id")
+)
+CREDENTIALS = select(USERS.c.id, USERS.c.hashed_password).where(USERS.c.email == bindparam("email"))
 
 
 async def create_user(session: AsyncSession, *, data: UserCreate, hasher: PasswordHasher) -> User:
@@ -22,16 +32,12 @@ async def create_user(session: AsyncSession, *, data: UserCreate, hasher: Passwo
     return user
 
 
-async def get_current(session: AsyncSession, user_id: int) -> User:
-    """The user a valid token names; `InvalidToken` if the account is gone since."""
-    user = await session.get(User, user_id)
+async def get_current(session: AsyncSession, user_id: int) -> Row[tuple[int, str]]:
+    """The public columns of the user a valid token names; `InvalidToken` if they are gone."""
+    user = (await session.exec(CURRENT_USER, params={"user_id": user_id})).first()
     if user is None:
         raise InvalidToken
     return user
-
-
-async def get_by_email(session: AsyncSession, email: str) -> User | None:
-    return (await session.exec(select(User).where(User.email == normalize_email(email)))).first()
 
 
 async def authenticate(
@@ -42,11 +48,7 @@ async def authenticate(
     The read transaction ends before the hash is checked, so no database connection
     sits idle for bcrypt's quarter of a second while other requests wait for one.
     """
-    found = (
-        await session.exec(
-            select(User.id, User.hashed_password).where(User.email == normalize_email(email))
-        )
-    ).first()
+    found = (await session.exec(CREDENTIALS, params={"email": normalize_email(email)})).first()
     await session.rollback()
     if not await hasher.verify(password, found.hashed_password if found else None) or not found:
         raise InvalidCredentials

@@ -11,6 +11,7 @@ from contacts_api.deps import (
     RateLimiterDep,
     SessionDep,
     TokenPolicyDep,
+    TransactionDep,
 )
 from contacts_api.models import (
     NO_NUL,
@@ -20,6 +21,7 @@ from contacts_api.models import (
     TokenPair,
     UserCreate,
     UserPublic,
+    public,
 )
 from contacts_api.ratelimit import Limit
 from contacts_api.routes.responses import (
@@ -87,7 +89,7 @@ LOGIN_REQUEST_BODY = {
     dependencies=[Depends(limit_signup)],
 )
 async def signup(data: UserCreate, session: SessionDep, hasher: PasswordHasherDep) -> UserPublic:
-    return UserPublic.model_validate(await users.create_user(session, data=data, hasher=hasher))
+    return public(UserPublic, await users.create_user(session, data=data, hasher=hasher))
 
 
 @router.post(
@@ -105,7 +107,7 @@ async def signup(data: UserCreate, session: SessionDep, hasher: PasswordHasherDe
 async def login(
     request: Request,
     credentials: Credentials,
-    session: SessionDep,
+    session: TransactionDep,
     policy: TokenPolicyDep,
     hasher: PasswordHasherDep,
     limiter: RateLimiterDep,
@@ -125,7 +127,9 @@ async def login(
     responses=UNAUTHORIZED | TOO_MANY_REQUESTS,
     dependencies=[Depends(limit_refresh)],
 )
-async def refresh(claims: RefreshClaims, session: SessionDep, policy: TokenPolicyDep) -> TokenPair:
+async def refresh(
+    claims: RefreshClaims, session: TransactionDep, policy: TokenPolicyDep
+) -> TokenPair:
     return await tokens.rotate(session, claims=claims, policy=policy)
 
 
@@ -135,5 +139,5 @@ async def refresh(claims: RefreshClaims, session: SessionDep, policy: TokenPolic
     summary="Log out: every refresh token of this login stops working",
     responses=UNAUTHORIZED,
 )
-async def logout(claims: RefreshClaims, session: SessionDep) -> None:
+async def logout(claims: RefreshClaims, session: TransactionDep) -> None:
     await tokens.revoke(session, claims=claims)

@@ -1,9 +1,10 @@
 """The current user's contacts: CRUD, search and upcoming birthdays."""
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import Row
 
 from contacts_api import birthdays
 from contacts_api.crud import contacts
@@ -20,11 +21,11 @@ from contacts_api.models import (
     BirthdayContact,
     BirthdayPage,
     BirthdayQuery,
-    Contact,
     ContactPage,
     ContactPublic,
     ContactSearch,
     ErrorMessage,
+    public,
 )
 from contacts_api.routes.responses import UNAUTHORIZED
 
@@ -47,16 +48,15 @@ async def create_contact(
 ) -> ContactPublic:
     contact = await contacts.create_contact(session, owner_id=user.id, data=data)
     response.headers["Location"] = request.app.url_path_for("read_contact", contact_id=contact.id)
-    return ContactPublic.model_validate(contact)
+    return public(ContactPublic, contact)
 
 
 @router.get("", summary="List or search your contacts")
 async def list_contacts(
     search: Annotated[ContactSearch, Query()], user: CurrentUser, session: SessionDep
 ) -> ContactPage:
-    items, total = await contacts.search_contacts(session, owner_id=user.id, search=search)
-    public = [ContactPublic.model_validate(contact) for contact in items]
-    return ContactPage.of(public, total=total, query=search)
+    rows, total = await contacts.search_contacts(session, owner_id=user.id, search=search)
+    return ContactPage.of([public(ContactPublic, row) for row in rows], total=total, query=search)
 
 
 # Declared before "/{contact_id}", which would otherwise take "birthdays" for an id.
@@ -67,17 +67,17 @@ async def upcoming_birthdays(
     session: SessionDep,
     today: TodayDep,
 ) -> BirthdayPage:
-    items, total = await contacts.upcoming_birthdays(
+    rows, total = await contacts.upcoming_birthdays(
         session, owner_id=user.id, today=today, days=query.days, page=query
     )
     return BirthdayPage.of(
-        [_with_next_birthday(contact, today) for contact in items], total=total, query=query
+        [_with_next_birthday(row, today) for row in rows], total=total, query=query
     )
 
 
 @router.get("/{contact_id}", summary="Get a contact", responses=NOT_FOUND)
 async def read_contact(contact: OwnedContact) -> ContactPublic:
-    return ContactPublic.model_validate(contact)
+    return contact
 
 
 @router.put(
@@ -91,7 +91,7 @@ async def replace_contact(
     contact = await contacts.update_contact(
         session, owner_id=user.id, contact_id=contact_id, changes=data.model_dump()
     )
-    return ContactPublic.model_validate(contact)
+    return public(ContactPublic, contact)
 
 
 @router.patch(
@@ -105,7 +105,7 @@ async def update_contact(
     contact = await contacts.update_contact(
         session, owner_id=user.id, contact_id=contact_id, changes=changes
     )
-    return ContactPublic.model_validate(contact)
+    return public(ContactPublic, contact)
 
 
 @router.delete(
@@ -118,8 +118,8 @@ async def delete_contact(contact_id: ContactId, user: CurrentUser, session: Sess
     await contacts.delete_contact(session, owner_id=user.id, contact_id=contact_id)
 
 
-def _with_next_birthday(contact: Contact, today: date) -> BirthdayContact:
-    upcoming = birthdays.next_birthday(contact.birthday, today)
-    return BirthdayContact.model_validate(
-        contact, update={"next_birthday": upcoming, "turns": upcoming.year - contact.birthday.year}
+def _with_next_birthday(row: Row[Any], today: date) -> BirthdayContact:
+    upcoming = birthdays.next_birthday(row.birthday, today)
+    return public(
+        BirthdayContact, row, next_birthday=upcoming, turns=upcoming.year - row.birthday.year
     )

@@ -11,4 +11,4 @@ router = APIRouter(prefix="/api/users", tags=["users"])
 
 @router.get("/me", summary="The signed-in user", responses=UNAUTHORIZED)
 async def read_me(user: CurrentUser) -> UserPublic:
-    return UserPublic.model_validate(user)
+    return user
