@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg.abc import PQGen
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DisconnectionError
@@ -176,6 +176,12 @@ class BoundedConnection(psycopg.AsyncConnection[Any]):
             raise DatabaseTimeout(
                 f"no answer from the database within {self.io_timeout:g} s"
             ) from None
+
+
+async def check_reachable(engine: AsyncEngine) -> None:
+    """Run `SELECT 1`: raises what an unreachable database raises, for the health route."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 def _note_checkin(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:

@@ -18,6 +18,7 @@ from fastapi import Depends, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.config import Settings
@@ -53,13 +54,22 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's session, in autocommit: each statement is its own transaction.
+async def get_engine(request: Request) -> AsyncEngine:
+    """The app's engine, for reads: each borrows a connection for its one statement.
 
-    Most routes read, or change one row with one statement (`INSERT`, `UPDATE …
-    RETURNING`, `DELETE`), which the database applies whole or not at all by itself.
-    Wrapping them in a transaction would only add two round trips (`BEGIN`, then
-    `COMMIT` or `ROLLBACK`) to every request.
+    A read needs no session: no objects to track, nothing to commit. Measured on
+    `GET /api/users/me`, a session (and the dependency that closes it) cost a quarter
+    of the request.
+    """
+    return request.app.state.engine
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session for changes, in autocommit: each statement commits alone.
+
+    A route changes one row with one statement (`INSERT`, `UPDATE … RETURNING`,
+    `DELETE`), which the database applies whole or not at all by itself; wrapping it
+    in a transaction would only add two round trips (`BEGIN`, `COMMIT`).
 
     `expire_on_commit=False`: an object keeps its values after a commit, instead of
     loading them again (which async code cannot do implicitly).
@@ -92,6 +102,7 @@ async def get_token_policy(request: Request) -> TokenPolicy:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TransactionDep = Annotated[AsyncSession, Depends(get_transaction)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
@@ -109,20 +120,31 @@ async def get_access_claims(
 AccessClaims = Annotated[TokenClaims, Depends(get_access_claims)]
 
 
-async def get_current_user(
-    request: Request, session: SessionDep, claims: AccessClaims
-) -> UserPublic:
+async def get_current_user(request: Request, engine: EngineDep, claims: AccessClaims) -> UserPublic:
     """The user an access token names.
 
     The user is read on every request, so a deleted account loses access at once
     even while its access tokens have not yet expired.
     """
-    user = public(UserPublic, await users.get_current(session, claims.subject))
+    user = public(UserPublic, await users.get_current(engine, claims.subject))
     request.state.user_id = user.id  # for the access log line
     return user
 
 
 CurrentUser = Annotated[UserPublic, Depends(get_current_user)]
+
+
+async def get_owner_id(request: Request, claims: AccessClaims) -> int:
+    """The id a valid access token names, not yet looked up.
+
+    For the reads whose own query also checks that the account still exists (and
+    raises `InvalidToken` if not): the user check then costs no query of its own.
+    """
+    request.state.user_id = claims.subject  # for the access log line
+    return claims.subject
+
+
+OwnerId = Annotated[int, Depends(get_owner_id)]
 
 
 async def get_today(settings: SettingsDep) -> date:
@@ -135,15 +157,14 @@ ContactId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 async def get_owned_contact(
-    request: Request, contact_id: ContactId, claims: AccessClaims, session: SessionDep
+    contact_id: ContactId, owner_id: OwnerId, engine: EngineDep
 ) -> ContactPublic:
     """The contact in the path, if it is the token's user's; `404` otherwise.
 
     The user check and the contact are one query (see `contacts.get_as_owner`):
     the most common authenticated read costs one round trip to the database.
     """
-    row = await contacts.get_as_owner(session, owner_id=claims.subject, contact_id=contact_id)
-    request.state.user_id = claims.subject
+    row = await contacts.get_as_owner(engine, owner_id=owner_id, contact_id=contact_id)
     return public(ContactPublic, row)
 
 

@@ -8,8 +8,6 @@ alone, so its row is no longer needed to refuse it.
 import argparse
 import asyncio
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from contacts_api.config import DatabaseSettings
 from contacts_api.crud.tokens import purge_expired
 from contacts_api.db import create_app_engine
@@ -21,8 +19,7 @@ async def purge(database_url: str) -> int:
     """The service's own CRUD function, on an engine of the script's own."""
     engine = create_app_engine(database_url, timeout=TIMEOUT_SECONDS)
     try:
-        async with AsyncSession(engine) as session:
-            return await purge_expired(session)
+        return await purge_expired(engine)
     finally:
         await engine.dispose()
 

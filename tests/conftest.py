@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, delete
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Session, SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.app import create_app
 from contacts_api.config import Settings
@@ -79,14 +79,13 @@ def db(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def in_session(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run the async CRUD function call `work` in a session of its own, as a route would."""
+def on_engine(database_url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run the async CRUD call `work` on an app engine of its own, as a route would."""
 
     async def run() -> T:
         engine = create_app_engine(database_url, timeout=5)
         try:
-            async with AsyncSession(engine, expire_on_commit=False) as session:
-                return await work(session)
+            return await work(engine)
         finally:
             await engine.dispose()
 

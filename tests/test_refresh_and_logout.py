@@ -13,7 +13,7 @@ from contacts_api.crud.tokens import purge_expired
 from contacts_api.db import utcnow
 from contacts_api.models import RefreshToken, RefreshTokenFamily, User
 from contacts_api.security import TokenType
-from tests.conftest import Account, in_session
+from tests.conftest import Account, on_engine
 from tests.tokens import claims_of, expired, forged, signed, unsigned
 
 
@@ -171,7 +171,7 @@ def test_purge_deletes_expired_tokens_and_their_empty_families(
     refresh(client, account.refresh_token)  # the family now holds two tokens
     later = utcnow() + timedelta(days=8)
 
-    purged = in_session(database_url, lambda session: purge_expired(session, now=later))
+    purged = on_engine(database_url, lambda engine: purge_expired(engine, now=later))
 
     assert purged == 2
     assert db.exec(select(RefreshToken)).all() == []
@@ -181,6 +181,6 @@ def test_purge_deletes_expired_tokens_and_their_empty_families(
 def test_purge_keeps_tokens_that_can_still_be_used(
     client: TestClient, account: Account, database_url: str
 ) -> None:
-    assert in_session(database_url, purge_expired) == 0
+    assert on_engine(database_url, purge_expired) == 0
 
     assert refresh(client, account.refresh_token).status_code == 200

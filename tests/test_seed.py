@@ -16,7 +16,7 @@ from contacts_api.app import create_app
 from contacts_api.crud.contacts import upcoming_birthdays
 from contacts_api.models import Contact, PageQuery, User
 from scripts import seed
-from tests.conftest import TEST_SECRET_KEY, in_session, make_settings
+from tests.conftest import TEST_SECRET_KEY, make_settings, on_engine
 
 REPO = Path(__file__).resolve().parent.parent
 CREDENTIALS = re.compile(r"email: (\S+)  password: (\S+)")
@@ -96,10 +96,10 @@ def test_some_seeded_birthdays_fall_in_the_next_7_days(
     run_seed("--count", "60")
     owner = db.exec(select(User).where(User.email == "demo@example.com")).one()
 
-    _, total = in_session(
+    _, total = on_engine(
         database_url,
-        lambda session: upcoming_birthdays(
-            session, owner_id=owner.id, today=date.today(), days=7, page=PageQuery(limit=1)
+        lambda engine: upcoming_birthdays(
+            engine, owner_id=owner.id, today=date.today(), days=7, page=PageQuery(limit=1)
         ),
     )
 

@@ -3,15 +3,17 @@
 Every query here is scoped by `is_owner(owner_id)`, so no function can reach another
 user's row: for them it does not exist, and the routes answer `404`.
 
-Changes are single statements (`UPDATE … RETURNING`, `DELETE`) rather than
-read-modify-write through the session: the database decides a race between two
+Reads borrow a connection from the engine for their one statement; changes go
+through the request's session. Changes are single statements (`UPDATE … RETURNING`,
+`DELETE`) rather than read-modify-write: the database decides a race between two
 requests, so of a `PATCH` and a `DELETE` of one contact, or of two `DELETE`s, one
 wins and the other finds nothing (`404`), never a half-applied change.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import (
     BindParameter,
@@ -26,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -51,7 +54,6 @@ SEARCH_KEYS = {field: CONTACTS.c[column] for field, column in SEARCH_KEY_COLUMNS
 # for turning them into objects, and the answer is built straight from them
 # (`models.public`).
 PUBLIC_COLUMNS = tuple(CONTACTS.c[name] for name in ContactPublic.model_fields)
-TOTAL = func.count().over().label("total")
 
 
 def is_owner(owner_id: int | BindParameter[int]) -> ColumnElement[bool]:
@@ -69,16 +71,43 @@ OWNED_CONTACT = (
     )
     .where(USERS.c.id == bindparam("owner_id"))
 )
-PAGE = (
-    select(*PUBLIC_COLUMNS, TOTAL)
-    .where(is_owner(bindparam("owner_id")))
-    .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
-)
-LIST_PAGE = PAGE.order_by(*LIST_ORDER)
 
 
-async def get_as_owner(session: AsyncSession, *, owner_id: int, contact_id: int) -> Row[Any]:
+@dataclass(frozen=True)
+class PagedQuery:
+    """The statements of a paged read: a page of matching contacts, and their count.
+
+    Both start from the user's row, left-joined to their contacts that match, so the
+    check that the account still exists costs no query of its own: a page holds one
+    row per matching contact, or a single row of `NULL`s when nothing matches; no row
+    at all means the account is gone (or the page lies past the end, which the count
+    then tells apart). `count(contacts.id) OVER ()` puts the total on every row.
+    """
+
+    page: Select[Any]
+    count: Select[Any]
+
+    @classmethod
+    def of(cls, *matching: ColumnElement[bool], order: Iterable[ColumnElement[Any]]) -> Self:
+        me = USERS.c.id == bindparam("owner_id")
+        joined = USERS.outerjoin(CONTACTS, and_(is_owner(bindparam("owner_id")), *matching))
+        page = (
+            select(*PUBLIC_COLUMNS, func.count(CONTACTS.c.id).over().label("total"))
+            .select_from(joined)
+            .where(me)
+            .order_by(*order)
+            .limit(bindparam("limit"))
+            .offset(bindparam("offset"))
+        )
+        count = select(func.count(CONTACTS.c.id)).select_from(joined).where(me).group_by(USERS.c.id)
+        return cls(page=page, count=count)
+
+
+# The list without filters: built once, like `OWNED_CONTACT`.
+LIST = PagedQuery.of(order=LIST_ORDER)
+
+
+async def get_as_owner(engine: AsyncEngine, *, owner_id: int, contact_id: int) -> Row[Any]:
     """The contact, read together with the check that its owner's account still exists.
 
     One query: the user row, joined to the contact when it is theirs. No user row
@@ -86,7 +115,8 @@ async def get_as_owner(session: AsyncSession, *, owner_id: int, contact_id: int)
     the contact means it is not theirs (`ContactNotFound`, a `404`).
     """
     params = {"owner_id": owner_id, "contact_id": contact_id}
-    row = (await session.exec(OWNED_CONTACT, params=params)).first()
+    async with engine.connect() as connection:
+        row = (await connection.execute(OWNED_CONTACT, params)).first()
     if row is None:
         raise InvalidToken
     if row.id is None:
@@ -132,7 +162,7 @@ async def delete_contact(session: AsyncSession, *, owner_id: int, contact_id: in
 
 
 async def search_contacts(
-    session: AsyncSession, *, owner_id: int, search: ContactSearch
+    engine: AsyncEngine, *, owner_id: int, search: ContactSearch
 ) -> tuple[Sequence[Row[Any]], int]:
     """A page of the owner's contacts matching every given term, and how many match in all.
 
@@ -146,18 +176,18 @@ async def search_contacts(
         term = getattr(search, field)
         if term:
             terms.append(_contains(key, term))
-    statement = LIST_PAGE.where(*terms) if terms else LIST_PAGE
-    return await _page(session, statement, owner_id=owner_id, page=search)
+    query = PagedQuery.of(*terms, order=LIST_ORDER) if terms else LIST
+    return await _page(engine, query, owner_id=owner_id, page=search)
 
 
 async def upcoming_birthdays(
-    session: AsyncSession, *, owner_id: int, today: date, days: int, page: PageQuery
+    engine: AsyncEngine, *, owner_id: int, today: date, days: int, page: PageQuery
 ) -> tuple[Sequence[Row[Any]], int]:
     """A page of the owner's contacts whose next birthday is within `days` days of `today`."""
     key = CONTACTS.c.birthday_key
     in_window = or_(*(key.between(low, high) for low, high in birthdays.key_ranges(today, days)))
-    statement = PAGE.where(in_window).order_by(birthdays.days_order(key, today), *LIST_ORDER)
-    return await _page(session, statement, owner_id=owner_id, page=page)
+    query = PagedQuery.of(in_window, order=(birthdays.days_order(key, today), *LIST_ORDER))
+    return await _page(engine, query, owner_id=owner_id, page=page)
 
 
 def _contains(column: ColumnElement[str], term: str) -> ColumnElement[bool]:
@@ -165,22 +195,19 @@ def _contains(column: ColumnElement[str], term: str) -> ColumnElement[bool]:
 
 
 async def _page(
-    session: AsyncSession, statement: Select[Any], *, owner_id: int, page: PageQuery
+    engine: AsyncEngine, query: PagedQuery, *, owner_id: int, page: PageQuery
 ) -> tuple[Sequence[Row[Any]], int]:
-    """One page of `statement` (a `PAGE`), and how many rows match in all.
-
-    One query: `count(*) OVER ()` puts the total on every row of the page. Only a page
-    past the end (no rows, so no total) needs a second query for the count.
-    """
+    """One page of `query`, and how many contacts match in all; `InvalidToken` if the
+    account is gone. One query, but for a page past the end, which needs the count."""
     params = {"owner_id": owner_id, "limit": page.limit, "offset": page.offset}
-    rows = (await session.exec(statement, params=params)).all()
-    if rows:
-        return rows, rows[0].total
-    if page.offset == 0:
-        return rows, 0
-    everything = statement.limit(None).offset(None).order_by(None).subquery()
-    count = select(func.count()).select_from(everything)
-    return rows, (await session.exec(count, params={"owner_id": owner_id})).one()
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query.page, params)).all()
+        if rows:
+            return (rows, rows[0].total) if rows[0].id is not None else ((), 0)
+        total = (await connection.execute(query.count, {"owner_id": owner_id})).scalar()
+    if total is None:
+        raise InvalidToken
+    return (), total
 
 
 async def _commit(session: AsyncSession) -> None:

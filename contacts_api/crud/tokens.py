@@ -13,10 +13,11 @@ module keeps the server's record of refresh tokens, and never reads a JWT itself
 from datetime import datetime
 
 from sqlalchemy import delete, exists, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api.db import utcnow
+from contacts_api.db import in_transactions, utcnow
 from contacts_api.exceptions import InvalidToken
 from contacts_api.models import RefreshToken, RefreshTokenFamily, TokenPair
 from contacts_api.security import TokenClaims, TokenPolicy, TokenType, create_token, new_token_id
@@ -46,20 +47,22 @@ async def revoke(session: AsyncSession, *, claims: TokenClaims) -> None:
     await session.commit()
 
 
-async def purge_expired(session: AsyncSession, *, now: datetime | None = None) -> int:
+async def purge_expired(engine: AsyncEngine, *, now: datetime | None = None) -> int:
     """Delete expired refresh tokens and the families left without any; return how many tokens.
 
     A family's revocation only matters while one of its tokens could still be
     presented, and an expired token is refused by its signature check alone.
     """
     now = now or utcnow()
-    purged = await session.exec(delete(RefreshToken).where(col(RefreshToken.expires_at) <= now))
-    await session.exec(
-        delete(RefreshTokenFamily).where(
-            ~exists().where(RefreshToken.family_id == RefreshTokenFamily.id)
+    async with in_transactions(engine).begin() as connection:
+        purged = await connection.execute(
+            delete(RefreshToken).where(col(RefreshToken.expires_at) <= now)
         )
-    )
-    await session.commit()
+        await connection.execute(
+            delete(RefreshTokenFamily).where(
+                ~exists().where(RefreshToken.family_id == RefreshTokenFamily.id)
+            )
+        )
     return purged.rowcount
 
 

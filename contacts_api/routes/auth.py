@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request, status
 from contacts_api.crud import tokens, users
 from contacts_api.deps import (
     Credentials,
+    EngineDep,
     PasswordHasherDep,
     RateLimiterDep,
     SessionDep,
@@ -107,6 +108,7 @@ async def signup(data: UserCreate, session: SessionDep, hasher: PasswordHasherDe
 async def login(
     request: Request,
     credentials: Credentials,
+    engine: EngineDep,
     session: TransactionDep,
     policy: TokenPolicyDep,
     hasher: PasswordHasherDep,
@@ -115,7 +117,7 @@ async def login(
     account = normalize_email(credentials.email)
     async with limiter.login_attempt(address=_client(request), account=account):
         user_id = await users.authenticate(
-            session, email=credentials.email, password=credentials.password, hasher=hasher
+            engine, email=credentials.email, password=credentials.password, hasher=hasher
         )
     return await tokens.start_family(session, user_id=user_id, policy=policy)
 

@@ -11,7 +11,9 @@ from contacts_api.crud import contacts
 from contacts_api.deps import (
     ContactId,
     CurrentUser,
+    EngineDep,
     OwnedContact,
+    OwnerId,
     SessionDep,
     TodayDep,
     ValidChanges,
@@ -53,9 +55,9 @@ async def create_contact(
 
 @router.get("", summary="List or search your contacts")
 async def list_contacts(
-    search: Annotated[ContactSearch, Query()], user: CurrentUser, session: SessionDep
+    search: Annotated[ContactSearch, Query()], owner_id: OwnerId, engine: EngineDep
 ) -> ContactPage:
-    rows, total = await contacts.search_contacts(session, owner_id=user.id, search=search)
+    rows, total = await contacts.search_contacts(engine, owner_id=owner_id, search=search)
     return ContactPage.of([public(ContactPublic, row) for row in rows], total=total, query=search)
 
 
@@ -63,12 +65,12 @@ async def list_contacts(
 @router.get("/birthdays", summary="Your contacts with a birthday in the next N days")
 async def upcoming_birthdays(
     query: Annotated[BirthdayQuery, Query()],
-    user: CurrentUser,
-    session: SessionDep,
+    owner_id: OwnerId,
+    engine: EngineDep,
     today: TodayDep,
 ) -> BirthdayPage:
     rows, total = await contacts.upcoming_birthdays(
-        session, owner_id=user.id, today=today, days=query.days, page=query
+        engine, owner_id=owner_id, today=today, days=query.days, page=query
     )
     return BirthdayPage.of(
         [_with_next_birthday(row, today) for row in rows], total=total, query=query
