@@ -141,3 +141,28 @@ def test_bad_list_parameters_are_422(client: TestClient, account: Account, query
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][0] == "query"
+
+
+def test_a_page_past_the_end_is_empty_and_still_counts_every_match(
+    client: TestClient, account: Account
+) -> None:
+    for n in range(3):
+        create(client, account, last_name=f"Past{n}")
+
+    page = client.get("/api/contacts?offset=10", headers=account.headers).json()
+
+    assert (page["items"], page["total"]) == ([], 3)
+
+
+def test_a_user_without_contacts_gets_an_empty_page(client: TestClient, account: Account) -> None:
+    page = client.get("/api/contacts", headers=account.headers).json()
+
+    assert (page["items"], page["total"]) == ([], 0)
+
+
+def test_a_search_that_matches_nothing_counts_zero(client: TestClient, account: Account) -> None:
+    create(client, account)
+
+    page = client.get("/api/contacts?q=zzz", headers=account.headers).json()
+
+    assert (page["items"], page["total"]) == ([], 0)

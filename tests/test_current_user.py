@@ -9,6 +9,7 @@ from sqlmodel import Session
 from contacts_api.models import User
 from contacts_api.security import TokenType
 from tests.conftest import Account
+from tests.contacts import create
 from tests.tokens import expired, forged, signed, unsigned
 
 
@@ -71,3 +72,32 @@ def test_a_token_naming_a_user_that_never_existed_is_401(
     assert_refused(
         client, {"Authorization": f"Bearer {signed(account.id + 1000, TokenType.ACCESS)}"}
     )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/contacts"),
+        ("GET", "/api/contacts?offset=50"),
+        ("GET", "/api/contacts?q=ada"),
+        ("GET", "/api/contacts/birthdays"),
+        ("GET", "/api/contacts/birthdays?offset=50"),
+        ("GET", "/api/contacts/{id}"),
+        ("PATCH", "/api/contacts/{id}"),
+        ("DELETE", "/api/contacts/{id}"),
+    ],
+)
+def test_every_contact_route_refuses_a_deleted_users_token(
+    client: TestClient, account: Account, db: Session, method: str, path: str
+) -> None:
+    """Some reads check the account inside their own query: each must still say `401`."""
+    contact_id = create(client, account)["id"]
+    db.delete(db.get(User, account.id))
+    db.commit()
+
+    response = client.request(
+        method, path.format(id=contact_id), json={"notes": "x"}, headers=account.headers
+    )
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"

@@ -10,10 +10,9 @@ requests, so of a `PATCH` and a `DELETE` of one contact, or of two `DELETE`s, on
 wins and the other finds nothing (`404`), never a half-applied change.
 """
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import date
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import (
     BindParameter,
@@ -25,6 +24,7 @@ from sqlalchemy import (
     delete,
     func,
     or_,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -73,38 +73,37 @@ OWNED_CONTACT = (
 )
 
 
-@dataclass(frozen=True)
-class PagedQuery:
-    """The statements of a paged read: a page of matching contacts, and their count.
+def paged(*matching: ColumnElement[bool], order: Sequence[ColumnElement[Any]]) -> Select[Any]:
+    """One page of the owner's contacts `matching`, their count, and the user check: one query.
 
-    Both start from the user's row, left-joined to their contacts that match, so the
-    check that the account still exists costs no query of its own: a page holds one
-    row per matching contact, or a single row of `NULL`s when nothing matches; no row
-    at all means the account is gone (or the page lies past the end, which the count
-    then tells apart). `count(contacts.id) OVER ()` puts the total on every row.
+    `users × (count of the matches) LEFT JOIN (the page)`, for the user in
+    `:owner_id`. Each part is a query the database answers from an index on its own:
+    the page reads only its own rows off the `(owner_id, name…)` index, and the count
+    only the index. The result holds one row per contact on the page, or a single row
+    with the count and `NULL`s for a page with nothing on it, or no row at all when the
+    account is gone: the check that it still exists costs no query of its own.
     """
-
-    page: Select[Any]
-    count: Select[Any]
-
-    @classmethod
-    def of(cls, *matching: ColumnElement[bool], order: Iterable[ColumnElement[Any]]) -> Self:
-        me = USERS.c.id == bindparam("owner_id")
-        joined = USERS.outerjoin(CONTACTS, and_(is_owner(bindparam("owner_id")), *matching))
-        page = (
-            select(*PUBLIC_COLUMNS, func.count(CONTACTS.c.id).over().label("total"))
-            .select_from(joined)
-            .where(me)
-            .order_by(*order)
-            .limit(bindparam("limit"))
-            .offset(bindparam("offset"))
-        )
-        count = select(func.count(CONTACTS.c.id)).select_from(joined).where(me).group_by(USERS.c.id)
-        return cls(page=page, count=count)
+    matches = and_(is_owner(bindparam("owner_id")), *matching)
+    count = select(func.count().label("total")).where(matches).subquery("matching")
+    sort_keys = [key.label(f"sort_{n}") for n, key in enumerate(order)]
+    page = (
+        select(*PUBLIC_COLUMNS, *sort_keys)
+        .where(matches)
+        .order_by(*order)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .subquery("page")
+    )
+    return (
+        select(count.c.total, *(page.c[column.name] for column in PUBLIC_COLUMNS))
+        .select_from(USERS.join(count, true()).outerjoin(page, true()))
+        .where(USERS.c.id == bindparam("owner_id"))
+        .order_by(*(page.c[key.name] for key in sort_keys))  # a join keeps no order by itself
+    )
 
 
 # The list without filters: built once, like `OWNED_CONTACT`.
-LIST = PagedQuery.of(order=LIST_ORDER)
+LIST = paged(order=LIST_ORDER)
 
 
 async def get_as_owner(engine: AsyncEngine, *, owner_id: int, contact_id: int) -> Row[Any]:
@@ -176,7 +175,7 @@ async def search_contacts(
         term = getattr(search, field)
         if term:
             terms.append(_contains(key, term))
-    query = PagedQuery.of(*terms, order=LIST_ORDER) if terms else LIST
+    query = paged(*terms, order=LIST_ORDER) if terms else LIST
     return await _page(engine, query, owner_id=owner_id, page=search)
 
 
@@ -186,7 +185,7 @@ async def upcoming_birthdays(
     """A page of the owner's contacts whose next birthday is within `days` days of `today`."""
     key = CONTACTS.c.birthday_key
     in_window = or_(*(key.between(low, high) for low, high in birthdays.key_ranges(today, days)))
-    query = PagedQuery.of(in_window, order=(birthdays.days_order(key, today), *LIST_ORDER))
+    query = paged(in_window, order=(birthdays.days_order(key, today), *LIST_ORDER))
     return await _page(engine, query, owner_id=owner_id, page=page)
 
 
@@ -195,19 +194,17 @@ def _contains(column: ColumnElement[str], term: str) -> ColumnElement[bool]:
 
 
 async def _page(
-    engine: AsyncEngine, query: PagedQuery, *, owner_id: int, page: PageQuery
+    engine: AsyncEngine, query: Select[Any], *, owner_id: int, page: PageQuery
 ) -> tuple[Sequence[Row[Any]], int]:
-    """One page of `query`, and how many contacts match in all; `InvalidToken` if the
-    account is gone. One query, but for a page past the end, which needs the count."""
+    """One page of a `paged` query and the count of all matches; `InvalidToken` if the
+    account is gone."""
     params = {"owner_id": owner_id, "limit": page.limit, "offset": page.offset}
     async with engine.connect() as connection:
-        rows = (await connection.execute(query.page, params)).all()
-        if rows:
-            return (rows, rows[0].total) if rows[0].id is not None else ((), 0)
-        total = (await connection.execute(query.count, {"owner_id": owner_id})).scalar()
-    if total is None:
+        rows = (await connection.execute(query, params)).all()
+    if not rows:
         raise InvalidToken
-    return (), total
+    items = rows if rows[0].id is not None else ()
+    return items, rows[0].total
 
 
 async def _commit(session: AsyncSession) -> None:
