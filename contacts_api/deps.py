@@ -36,7 +36,6 @@ from contacts_api.ratelimit import RateLimiter
 from contacts_api.rules import InvalidFields, check_contact_fields
 from contacts_api.security import (
     PasswordHasher,
-    TokenClaims,
     TokenPolicy,
     TokenType,
     decode_token,
@@ -109,42 +108,33 @@ PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 TokenPolicyDep = Annotated[TokenPolicy, Depends(get_token_policy)]
 
 
-async def get_access_claims(
-    request: Request, token: Annotated[str, Depends(oauth2_scheme)]
-) -> TokenClaims:
-    """The claims of a valid access token; `InvalidToken` (a `401`) for anything less."""
+async def get_owner_id(request: Request, token: Annotated[str, Depends(oauth2_scheme)]) -> int:
+    """The user id a valid access token names (`InvalidToken`, a `401`, for anything less),
+    not yet looked up.
+
+    For the reads whose own query also checks that the account still exists (and
+    raises `InvalidToken` if not): the user check then costs no query of its own.
+    Every other route takes `CurrentUser`, which looks the user up.
+    """
     key = request.app.state.token_policy.key
-    return decode_token(token, expected_type=TokenType.ACCESS, key=key)
+    user_id = decode_token(token, expected_type=TokenType.ACCESS, key=key).subject
+    request.state.user_id = user_id  # for the access log line
+    return user_id
 
 
-AccessClaims = Annotated[TokenClaims, Depends(get_access_claims)]
+OwnerId = Annotated[int, Depends(get_owner_id)]
 
 
-async def get_current_user(request: Request, engine: EngineDep, claims: AccessClaims) -> UserPublic:
+async def get_current_user(request: Request, user_id: OwnerId) -> UserPublic:
     """The user an access token names.
 
     The user is read on every request, so a deleted account loses access at once
     even while its access tokens have not yet expired.
     """
-    user = public(UserPublic, await users.get_current(engine, claims.subject))
-    request.state.user_id = user.id  # for the access log line
-    return user
+    return public(UserPublic, await users.get_current(request.app.state.engine, user_id))
 
 
 CurrentUser = Annotated[UserPublic, Depends(get_current_user)]
-
-
-async def get_owner_id(request: Request, claims: AccessClaims) -> int:
-    """The id a valid access token names, not yet looked up.
-
-    For the reads whose own query also checks that the account still exists (and
-    raises `InvalidToken` if not): the user check then costs no query of its own.
-    """
-    request.state.user_id = claims.subject  # for the access log line
-    return claims.subject
-
-
-OwnerId = Annotated[int, Depends(get_owner_id)]
 
 
 async def get_today(settings: SettingsDep) -> date:
@@ -157,13 +147,14 @@ ContactId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 async def get_owned_contact(
-    contact_id: ContactId, owner_id: OwnerId, engine: EngineDep
+    request: Request, contact_id: ContactId, owner_id: OwnerId
 ) -> ContactPublic:
     """The contact in the path, if it is the token's user's; `404` otherwise.
 
     The user check and the contact are one query (see `contacts.get_as_owner`):
     the most common authenticated read costs one round trip to the database.
     """
+    engine = request.app.state.engine
     row = await contacts.get_as_owner(engine, owner_id=owner_id, contact_id=contact_id)
     return public(ContactPublic, row)
 

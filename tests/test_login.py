@@ -1,13 +1,19 @@
 """POST /api/auth/login: form and JSON, one answer for every wrong credential."""
 
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from contacts_api.app import create_app
 from contacts_api.security import PasswordHasher
-from tests.conftest import TEST_PASSWORD, Account
+from tests.conftest import TEST_PASSWORD, Account, make_settings
 from tests.tokens import claims_of
 
 WRONG_CREDENTIALS = {"detail": "Incorrect email or password"}
@@ -198,3 +204,66 @@ def test_login_with_a_nul_in_the_email_is_422(client: TestClient) -> None:
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "username"]
+
+
+@contextmanager
+def one_login_hashing(client: TestClient, app: FastAPI, email: str) -> Iterator[None]:
+    """A login of `email` (right password) holds the one hashing slot meanwhile."""
+    hasher = app.state.password_hasher
+    release = threading.Event()
+    original = hasher._context.verify
+
+    def held_verify(password: str, hashed: str) -> bool:
+        release.wait(5)
+        return original(password, hashed)
+
+    hasher._context.verify = held_verify
+    login = {"email": email, "password": TEST_PASSWORD}
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(client.post, "/api/auth/login", json=login)
+        while not hasher._slots.locked():
+            time.sleep(0.01)
+        yield
+        release.set()
+        assert first.result().status_code == 200
+    hasher._context.verify = original
+
+
+def test_a_login_past_the_hashing_queue_is_503_with_retry_after_at_once(
+    database_url: str, db: Session
+) -> None:
+    """One login hashing, the queue full (limit 0): the next is refused, not queued."""
+    app = create_app(make_settings(database_url, hashing_concurrency=1, hashing_queue_limit=0))
+    with TestClient(app) as client:
+        client.post("/api/auth/signup", json={"email": "a@x.io", "password": TEST_PASSWORD})
+        with one_login_hashing(client, app, "a@x.io"):
+            refused = client.post(
+                "/api/auth/login", json={"email": "a@x.io", "password": TEST_PASSWORD}
+            )
+
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "1"
+    assert refused.json() == {"detail": "Too many logins at once, try again shortly"}
+
+
+def test_a_login_refused_while_hashing_is_busy_counts_as_no_failure(
+    database_url: str, db: Session
+) -> None:
+    """Only a wrong password counts against the limit, never a refusal before the check."""
+    settings = make_settings(
+        database_url,
+        hashing_concurrency=1,
+        hashing_queue_limit=0,
+        rate_limit_enabled=True,
+        rate_limit_login_account="1/minute",
+    )
+    app = create_app(settings)
+    wrong = {"email": "a@x.io", "password": "wrong password"}
+    with TestClient(app) as client:
+        client.post("/api/auth/signup", json={"email": "a@x.io", "password": TEST_PASSWORD})
+        with one_login_hashing(client, app, "a@x.io"):
+            refusals = [client.post("/api/auth/login", json=wrong).status_code for _ in range(3)]
+        counted = [client.post("/api/auth/login", json=wrong).status_code for _ in range(2)]
+
+    assert refusals == [503, 503, 503]
+    assert counted == [401, 429]
