@@ -4,7 +4,10 @@ Keeping both here means either library could be swapped in one place.
 """
 
 import asyncio
+import os
 import re
+import sys
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +34,8 @@ SUBJECT = re.compile(r"[1-9][0-9]{0,9}")
 MAX_SUBJECT = 2**31 - 1
 # How far ahead of our clock a token's `iat` may be: clocks of replicas drift a little.
 CLOCK_SKEW = timedelta(seconds=30)
+# How much lower than the rest of the process a hashing thread runs (nice, 0 to 19).
+HASHING_NICENESS = 10
 # Verified tokens remembered: about one per active session of the last few minutes.
 VERIFIED_TOKENS_KEPT = 4096
 
@@ -66,11 +71,19 @@ class PasswordHasher:
         self._context = CryptContext(
             schemes=["bcrypt"], bcrypt__rounds=rounds, bcrypt__truncate_error=True
         )
-        self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bcrypt")
+        self._threads = ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="bcrypt", initializer=_yield_cpu
+        )
         self._slots = asyncio.Semaphore(concurrency)
         self._queue_limit = queue_limit
         self._waiting = 0
         self._dummy_hash = self.hash_blocking(uuid.uuid4().hex)
+
+    def refuse_if_busy(self) -> None:
+        """`HashingBusy` now if a hash would be refused: lets a login that is going to be
+        refused anyway skip its work before the hash (the real gate is `_run`)."""
+        if self._slots.locked() and self._waiting >= self._queue_limit:
+            raise HashingBusy
 
     def hash_blocking(self, password: str) -> str:
         """Hash in the calling thread: for scripts, which have no event loop to keep free."""
@@ -95,8 +108,7 @@ class PasswordHasher:
         self._threads.shutdown(wait=True)
 
     async def _run(self, work: Callable[..., R], *args: str) -> R:
-        if self._slots.locked() and self._waiting >= self._queue_limit:
-            raise HashingBusy
+        self.refuse_if_busy()
         self._waiting += 1
         try:
             await self._slots.acquire()
@@ -106,6 +118,17 @@ class PasswordHasher:
             return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
         finally:
             self._slots.release()
+
+
+def _yield_cpu() -> None:
+    """Give the calling (hashing) thread a lower CPU priority than the event loop's.
+
+    A hash is background work next to the requests the loop serves: when both want a
+    CPU, the loop gets it, so a burst of logins slows the logins and not the rest.
+    Linux schedules threads one by one, so this touches only the thread it runs in.
+    """
+    if sys.platform == "linux":
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
 
 
 @dataclass(frozen=True)

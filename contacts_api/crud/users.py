@@ -54,8 +54,10 @@ async def authenticate(
     """The id of the user these credentials open, or `InvalidCredentials`, whichever is wrong.
 
     The connection goes back to the pool before the hash is checked, so none sits idle
-    for bcrypt's quarter of a second while other requests wait for one.
+    for bcrypt's quarter of a second while other requests wait for one. A login that
+    the hasher would refuse (`HashingBusy`) is refused before it reads anything.
     """
+    hasher.refuse_if_busy()
     async with engine.connect() as connection:
         params = {"email": normalize_email(email)}
         found = (await connection.execute(CREDENTIALS, params)).first()

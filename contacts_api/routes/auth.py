@@ -55,6 +55,11 @@ async def refresh_claims(data: RefreshRequest, policy: TokenPolicyDep) -> TokenC
 
 RefreshClaims = Annotated[TokenClaims, Depends(refresh_claims)]
 
+
+async def hashing_room(hasher: PasswordHasherDep) -> None:
+    hasher.refuse_if_busy()
+
+
 LOGIN_REQUEST_BODY = {
     "required": True,
     "content": {
@@ -104,6 +109,9 @@ async def signup(data: UserCreate, session: SessionDep, hasher: PasswordHasherDe
         **BUSY,
     },
     openapi_extra={"requestBody": LOGIN_REQUEST_BODY},
+    # Before the body is even read: a login that would find no room to hash its
+    # password is refused at once, at the smallest cost.
+    dependencies=[Depends(hashing_room)],
 )
 async def login(
     request: Request,
