@@ -1,4 +1,8 @@
-"""Alembic's entry point: migrations run against DATABASE_URL, or the URL a caller passes."""
+"""Alembic's entry point: migrations run against DATABASE_URL, or the URL a caller passes.
+
+Synchronous, on a sync engine for the same database: a migration is one job run from
+start to end, before the app serves anything, with no other work to interleave.
+"""
 
 from logging.config import fileConfig
 
