@@ -6,19 +6,23 @@ with settings of their own, so importing this module has no side effects.
 
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from limits.errors import StorageError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contacts_api.config import Settings
 from contacts_api.db import create_app_engine, in_transactions
@@ -61,6 +65,7 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str]]] = {
 # logged or cached on the way, and a secret has no business there.
 SECRET_FIELDS = frozenset({"password", "refresh_token"})
 UNAVAILABLE = "Database unavailable, try again shortly"
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -88,6 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=BAD_REQUEST | SERVICE_UNAVAILABLE,
         swagger_ui_parameters={"persistAuthorization": True},
         max_body_size=settings.max_body_bytes,
+        # A redirect to the path with(out) its slash would be built from the request's
+        # `Host` header, which a client writes: an unknown path is a plain `404`.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.engine = create_app_engine(
@@ -114,6 +122,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (health, auth, users, contacts):
         app.include_router(module.router)
+    app.state.route_methods = [
+        (route.path_regex, route.methods)
+        for module in (health, auth, users, contacts)
+        for route in module.router.routes
+        if isinstance(route, APIRoute)
+    ]
+    app.add_exception_handler(StarletteHTTPException, _http_error)
 
     # The last added is the outermost: every response, CORS's included, gets the headers.
     # CORS only when some origin is allowed: with none it would only cost time.
@@ -127,6 +142,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own answer, but a `405` lists every method the path has.
+
+    Starlette names only the methods of the first route whose path matched, so
+    `/api/contacts/{id}` would say `Allow: GET` though it also takes PUT, PATCH and
+    DELETE: the routes are asked again, all of them.
+    """
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        path = request.url.path
+        methods = {
+            method
+            for regex, route_methods in request.app.state.route_methods
+            if regex.match(path)
+            for method in route_methods
+        }
+        allowed = ", ".join(m for m in METHOD_ORDER if m in methods)
+        exc = StarletteHTTPException(exc.status_code, exc.detail, headers={"Allow": allowed})
+    return await http_exception_handler(request, exc)
 
 
 def _hide_secrets(error: dict[str, Any]) -> dict[str, Any]:
@@ -144,11 +180,24 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     """
     assert isinstance(exc, RequestValidationError)
     errors = [_hide_secrets(error) for error in exc.errors()]
-    detail = jsonable_encoder(errors)
+    detail = _finite(jsonable_encoder(errors))
     body = json.dumps({"detail": detail}, ensure_ascii=True, separators=(",", ":"))
     return Response(
         body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json"
     )
+
+
+def _finite(value: object) -> object:
+    """`value` with every NaN or infinity written as a string: JSON has neither, and a
+    body holding `NaN` (which Python's parser accepts) must not get an answer that no
+    JSON parser reads."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""What every response gets: a request id, `nosniff`, and one structured log line.
+"""What every response gets: a request id, `nosniff`, caching and framing rules, a log line.
 
 A plain ASGI middleware rather than Starlette's `BaseHTTPMiddleware`, which would
 buffer each response and run the app in a separate task.
@@ -17,6 +17,14 @@ REQUEST_ID_HEADER = "X-Request-ID"
 CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 access_log = logging.getLogger("contacts_api.access")
+
+DOCS_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+# The docs pages load their scripts and styles from the service itself (ReDoc also
+# runs a worker from a blob), and are framed by no one.
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'"
+)
 
 
 class RequestContextMiddleware:
@@ -40,6 +48,7 @@ class RequestContextMiddleware:
         sent = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
         request_id = sent if CLIENT_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        path = scope["path"]
         status = 500  # what the client gets if the app fails before answering
         started = time.perf_counter()
 
@@ -50,6 +59,11 @@ class RequestContextMiddleware:
                 headers = MutableHeaders(scope=message)
                 headers[REQUEST_ID_HEADER] = request_id
                 headers["X-Content-Type-Options"] = "nosniff"
+                if path.startswith("/api/"):
+                    headers["Cache-Control"] = "no-store"  # tokens, personal data
+                elif path in DOCS_PAGES:
+                    headers["Content-Security-Policy"] = DOCS_POLICY
+                    headers["X-Frame-Options"] = "DENY"
             await send(message)
 
         try:

@@ -61,7 +61,7 @@ async def list_contacts(
     return ContactPage.of([public(ContactPublic, row) for row in rows], total=total, query=search)
 
 
-# Declared before "/{contact_id}", which would otherwise take "birthdays" for an id.
+# The id routes take only digits (`:int`), so "birthdays" can never be read as an id.
 @router.get("/birthdays", summary="Your contacts with a birthday in the next N days")
 async def upcoming_birthdays(
     query: Annotated[BirthdayQuery, Query()],
@@ -77,13 +77,13 @@ async def upcoming_birthdays(
     )
 
 
-@router.get("/{contact_id}", summary="Get a contact", responses=NOT_FOUND)
+@router.get("/{contact_id:int}", summary="Get a contact", responses=NOT_FOUND)
 async def read_contact(contact: OwnedContact) -> ContactPublic:
     return contact
 
 
 @router.put(
-    "/{contact_id}",
+    "/{contact_id:int}",
     summary="Replace every field of a contact",
     responses=NOT_FOUND | EMAIL_TAKEN,
 )
@@ -97,7 +97,7 @@ async def replace_contact(
 
 
 @router.patch(
-    "/{contact_id}",
+    "/{contact_id:int}",
     summary="Change some fields of a contact",
     responses=NOT_FOUND | EMAIL_TAKEN,
 )
@@ -111,7 +111,7 @@ async def update_contact(
 
 
 @router.delete(
-    "/{contact_id}",
+    "/{contact_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a contact",
     responses=NOT_FOUND,
