@@ -22,8 +22,17 @@ def main() -> None:
         sys.exit(f"contacts_api: invalid settings\n{exc}")
     upgrade_to_head(settings.database_url)
     configure_logging(settings.log_level)
-    # Our middleware writes one richer line a request, so uvicorn's own is left off.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,  # our middleware writes one richer line a request
+        server_header=False,  # no need to tell the world what serves it
+        # A client's X-Forwarded-For is trusted only from the proxies named here; by
+        # default from none, so no client can pick the address its limits count on.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from contacts_api.exceptions import (
     RetryLater,
 )
 from contacts_api.logs import flush_logs
-from contacts_api.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
+from contacts_api.middleware import REQUEST_ID_HEADER, JsonBodiesOnly, RequestContextMiddleware
 from contacts_api.ratelimit import RateLimiter
 from contacts_api.routes import auth, contacts, health, users
 from contacts_api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE
@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
             expose_headers=["Location", REQUEST_ID_HEADER],
         )
+    app.add_middleware(JsonBodiesOnly)
     app.add_middleware(RequestContextMiddleware)
     return app
 

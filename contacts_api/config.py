@@ -103,6 +103,8 @@ class Settings(DatabaseSettings):
     rate_limit_login_account: str = "5/minute"  # wrong passwords, per account and address
     rate_limit_refresh: str = "30/minute"  # per client address
     redis_url: str | None = None
+    # Proxies whose X-Forwarded-For/-Proto are believed (comma-separated; `*`: any).
+    forwarded_allow_ips: str = ""
     # `WARNING` drops the access line of every request; `DEBUG` adds nothing of ours.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -4,6 +4,7 @@ A plain ASGI middleware rather than Starlette's `BaseHTTPMiddleware`, which woul
 buffer each response and run the app in a separate task.
 """
 
+import json
 import logging
 import re
 import time
@@ -86,3 +87,62 @@ def _printable(text: str) -> str:
     if text.isprintable():
         return text
     return text.encode("unicode_escape").decode("ascii")
+
+
+JSON = "application/json"
+FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
+# The bodies each path may carry, where they are not JSON alone.
+BODY_TYPES: dict[str, tuple[str, ...]] = {
+    "/api/auth/login": (JSON, *FORM),
+    "/api/auth/token": FORM,
+}
+METHODS_WITH_BODIES = frozenset({"POST", "PUT", "PATCH"})
+UNSUPPORTED = json.dumps({"detail": "Send the body as application/json"}).encode()
+
+
+class JsonBodiesOnly:
+    """`415` for a body under `/api` that is not `application/json` (see `BODY_TYPES`).
+
+    A browser lets any page post a form or `text/plain` to any site without asking
+    it first, but never `application/json`: refusing the rest means no page of another
+    site can make a signed-in browser change anything here, whatever it sends.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in METHODS_WITH_BODIES
+            and scope["path"].startswith("/api/")
+            and _has_body(scope)
+        ):
+            media_type = _header(scope, b"content-type").split(";")[0].strip().lower()
+            if media_type not in BODY_TYPES.get(scope["path"], (JSON,)):
+                await _answer(send, 415, UNSUPPORTED)
+                return
+        await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    return next((v.decode("latin-1") for k, v in scope["headers"] if k == name), "")
+
+
+def _has_body(scope: Scope) -> bool:
+    length = _header(scope, b"content-length")
+    return (length not in ("", "0")) or bool(_header(scope, b"transfer-encoding"))
+
+
+async def _answer(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -5,10 +5,18 @@
 such as `hashed_password` can never reach a response by accident.
 """
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    StringConstraints,
+    field_validator,
+)
 from sqlalchemy import ForeignKey, Index, SmallInteger, UniqueConstraint
 from sqlmodel import Column, Field, Relationship, SQLModel
 
@@ -273,9 +281,21 @@ MAX_OFFSET = 2**31 - 1
 SEARCH_TERM_MAX_LENGTH = EMAIL_MAX_LENGTH
 
 
+def _written_in_digits(value: object) -> object:
+    """A number in a query string must be plain ASCII digits: Python would also read
+    `"3\u00a0"`, `"٣"` or `"1_0"` as numbers, which no client means to send."""
+    if isinstance(value, str) and not DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written in digits")
+    return value
+
+
+DIGITS = re.compile(r"-?[0-9]+")
+QueryInt = Annotated[int, BeforeValidator(_written_in_digits)]
+
+
 class PageQuery(SQLModel):
-    limit: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    limit: QueryInt = Field(default=20, ge=1, le=100)
+    offset: QueryInt = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 class ContactSearch(PageQuery):
@@ -292,7 +312,9 @@ class ContactSearch(PageQuery):
 
 
 class BirthdayQuery(PageQuery):
-    days: int = Field(default=7, ge=1, le=366, description="The window: today … today + days - 1")
+    days: QueryInt = Field(
+        default=7, ge=1, le=366, description="The window: today … today + days - 1"
+    )
 
 
 T = TypeVar("T")

@@ -166,3 +166,12 @@ def test_a_search_that_matches_nothing_counts_zero(client: TestClient, account: 
     page = client.get("/api/contacts?q=zzz", headers=account.headers).json()
 
     assert (page["items"], page["total"]) == ([], 0)
+
+
+@pytest.mark.parametrize("limit", ["3\u00a0", " 3", "٣", "1_0", "0x3", "3.0"])
+def test_a_number_in_the_query_is_written_in_plain_digits(
+    client: TestClient, account: Account, limit: str
+) -> None:
+    response = client.get("/api/contacts", params={"limit": limit}, headers=account.headers)
+
+    assert response.status_code == 422

@@ -74,3 +74,53 @@ def test_a_422_for_a_nan_is_itself_valid_json(client: TestClient) -> None:
 
 def _not_json(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_a_json_route_refuses_any_other_body_with_415(
+    client: TestClient, account: Account, content_type: str
+) -> None:
+    body = b'{"first_name": "A"}'
+    response = client.post(
+        "/api/contacts", content=body, headers={"content-type": content_type} | account.headers
+    )
+
+    assert response.status_code == 415
+    assert client.get("/api/contacts", headers=account.headers).json()["total"] == 0
+
+
+def test_json_sent_as_text_plain_never_logs_in(client: TestClient, account: Account) -> None:
+    """What a cross-site form could send: refused before it is read."""
+    credentials = json.dumps({"email": account.email, "password": account.password})
+
+    response = client.post(
+        "/api/auth/login", content=credentials, headers={"content-type": "text/plain"}
+    )
+
+    assert response.status_code == 415
+
+
+@pytest.mark.parametrize("path", ["/api/auth/login", "/api/auth/token"])
+def test_both_logins_take_the_oauth2_form(client: TestClient, account: Account, path: str) -> None:
+    response = client.post(path, data={"username": account.email, "password": account.password})
+
+    assert response.status_code == 200
+    assert response.json()["token_type"] == "bearer"
+
+
+def test_the_form_login_refuses_json(client: TestClient, account: Account) -> None:
+    response = client.post(
+        "/api/auth/token", json={"email": account.email, "password": account.password}
+    )
+
+    assert response.status_code == 415
+
+
+def test_a_json_type_with_a_charset_is_json(client: TestClient, account: Account) -> None:
+    response = client.post(
+        "/api/auth/login",
+        content=json.dumps({"email": account.email, "password": account.password}),
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+
+    assert response.status_code == 200

@@ -1,6 +1,6 @@
 """Sign-up, login, refresh and logout."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
 
@@ -60,7 +60,13 @@ async def hashing_room(hasher: PasswordHasherDep) -> None:
     hasher.refuse_if_busy()
 
 
-LOGIN_REQUEST_BODY = {
+# One request media type per operation in the schema (generated clients break on two):
+# `/login` documents JSON and `/token` the OAuth2 form; `/login` takes the form too.
+LOGIN_JSON_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": LoginRequest.model_json_schema()}},
+}
+TOKEN_FORM_BODY = {
     "required": True,
     "content": {
         "application/x-www-form-urlencoded": {
@@ -76,9 +82,14 @@ LOGIN_REQUEST_BODY = {
                     "password": {"type": "string", "format": "password"},
                 },
             }
-        },
-        "application/json": {"schema": LoginRequest.model_json_schema()},
+        }
     },
+}
+LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: UNAUTHORIZED[401] | {"description": "Unknown email or wrong password"},
+    **VALIDATION_ERROR,
+    **TOO_MANY_REQUESTS,
+    **BUSY,
 }
 
 
@@ -100,15 +111,9 @@ async def signup(data: UserCreate, session: SessionDep, hasher: PasswordHasherDe
 
 @router.post(
     "/login",
-    response_model=TokenPair,
     summary="Log in with email and password; get an access and a refresh token",
-    responses={
-        401: UNAUTHORIZED[401] | {"description": "Unknown email or wrong password"},
-        **VALIDATION_ERROR,
-        **TOO_MANY_REQUESTS,
-        **BUSY,
-    },
-    openapi_extra={"requestBody": LOGIN_REQUEST_BODY},
+    responses=LOGIN_RESPONSES,
+    openapi_extra={"requestBody": LOGIN_JSON_BODY},
     # Before the body is even read: a login that would find no room to hash its
     # password is refused at once, at the smallest cost.
     dependencies=[Depends(hashing_room)],
@@ -128,6 +133,34 @@ async def login(
             engine, email=credentials.email, password=credentials.password, hasher=hasher
         )
     return await tokens.start_family(session, user_id=user_id, policy=policy)
+
+
+@router.post(
+    "/token",
+    summary="Log in with the OAuth2 password form (what Swagger UI's Authorize sends)",
+    description="The same login as `/api/auth/login`, documented as the OAuth2 form.",
+    responses=LOGIN_RESPONSES,
+    openapi_extra={"requestBody": TOKEN_FORM_BODY},
+    dependencies=[Depends(hashing_room)],
+)
+async def token(
+    request: Request,
+    credentials: Credentials,
+    engine: EngineDep,
+    session: TransactionDep,
+    policy: TokenPolicyDep,
+    hasher: PasswordHasherDep,
+    limiter: RateLimiterDep,
+) -> TokenPair:
+    return await login(
+        request=request,
+        credentials=credentials,
+        engine=engine,
+        session=session,
+        policy=policy,
+        hasher=hasher,
+        limiter=limiter,
+    )
 
 
 @router.post(
