@@ -101,3 +101,35 @@ def test_sigterm_lets_requests_in_flight_finish_then_closes_the_pool(tmp_path: P
     assert response.status_code == 200
     assert "database pool closed" in (tmp_path / SERVER_LOG).read_text()
     assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises it after shutdown
+
+
+def test_the_one_command_run_sends_no_server_header(served: str) -> None:
+    assert "server" not in httpx2.get(f"{served}/api/health").headers
+
+
+def signups_from_rotating_forwarded_addresses(base_url: str, count: int) -> list[int]:
+    return [
+        httpx2.post(
+            f"{base_url}/api/auth/signup",
+            json={"email": f"u{n}@x.io", "password": TEST_PASSWORD},
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+        ).status_code
+        for n in range(count)
+    ]
+
+
+def test_a_forged_x_forwarded_for_cannot_dodge_the_rate_limit(tmp_path: Path) -> None:
+    """uvicorn would trust it from 127.0.0.1 by default: every sign-up a new 'address'."""
+    with one_command_run(tmp_path, BCRYPT_ROUNDS="4", RATE_LIMIT_SIGNUP="3/minute") as (_, url):
+        statuses = signups_from_rotating_forwarded_addresses(url, 4)
+
+    assert statuses == [201, 201, 201, 429]
+
+
+def test_x_forwarded_for_is_believed_from_a_proxy_named_in_the_setting(tmp_path: Path) -> None:
+    with one_command_run(
+        tmp_path, BCRYPT_ROUNDS="4", RATE_LIMIT_SIGNUP="3/minute", FORWARDED_ALLOW_IPS="127.0.0.1"
+    ) as (_, url):
+        statuses = signups_from_rotating_forwarded_addresses(url, 4)
+
+    assert statuses == [201, 201, 201, 201]
