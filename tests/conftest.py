@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import pytest
+import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -25,6 +26,9 @@ from contacts_api.migrations import upgrade_to_head
 
 T = TypeVar("T")
 
+# A Redis database the suite may empty, named by the one who runs it; unset: the tests
+# that need Redis are skipped, and no one's Redis is touched.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 TEST_PASSWORD = "correct horse battery"
@@ -44,10 +48,37 @@ BACKENDS = [
 ]
 
 
-def pytest_report_header() -> str:
-    if TEST_DATABASE_URL:
-        return "databases: SQLite and PostgreSQL (TEST_DATABASE_URL)"
-    return "databases: SQLite only; PostgreSQL skipped: set TEST_DATABASE_URL to run on it"
+def pytest_report_header() -> list[str]:
+    databases = (
+        "databases: SQLite and PostgreSQL (TEST_DATABASE_URL)"
+        if TEST_DATABASE_URL
+        else "databases: SQLite only; PostgreSQL skipped: set TEST_DATABASE_URL to run on it"
+    )
+    redis = (
+        "redis: TEST_REDIS_URL (emptied by the suite)"
+        if TEST_REDIS_URL
+        else "redis: tests that need it skipped: set TEST_REDIS_URL to run them"
+    )
+    return [databases, redis]
+
+
+@pytest.fixture(scope="session")
+def suite_redis_url() -> str:
+    """`TEST_REDIS_URL`; a test that needs it is skipped, saying why, without a reachable one."""
+    if not TEST_REDIS_URL:
+        pytest.skip("set TEST_REDIS_URL (a Redis database the suite may empty) to run this")
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"TEST_REDIS_URL is not reachable: {exc}")
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def test_redis_url(suite_redis_url: str) -> str:
+    """The suite's Redis database, emptied for this test."""
+    redis.Redis.from_url(suite_redis_url).flushdb()
+    return suite_redis_url
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -3,7 +3,6 @@
 from collections.abc import Callable
 
 import pytest
-import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -11,16 +10,13 @@ from sqlmodel import Session
 from contacts_api.app import create_app
 from tests.conftest import TEST_PASSWORD, make_settings
 
-# A Redis database of its own, emptied before each test that uses it.
-TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
-STORAGES = [pytest.param(None, id="memory"), pytest.param(TEST_REDIS_URL, id="redis")]
 
-
-@pytest.fixture(params=STORAGES)
+@pytest.fixture(params=["memory", "redis"])
 def redis_url(request: pytest.FixtureRequest) -> str | None:
-    if request.param:
-        redis.Redis.from_url(request.param).flushdb()
-    return request.param
+    """No Redis (counts in memory), or the suite's Redis (`TEST_REDIS_URL`)."""
+    if request.param == "memory":
+        return None
+    return request.getfixturevalue("test_redis_url")
 
 
 @pytest.fixture
@@ -154,14 +150,14 @@ def test_with_limits_off_nothing_is_refused(database_url: str) -> None:
 
 
 @pytest.mark.usefixtures("db")
-def test_two_processes_sharing_redis_share_one_budget(database_url: str) -> None:
-    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
-
+def test_two_processes_sharing_redis_share_one_budget(
+    database_url: str, test_redis_url: str
+) -> None:
     def replica() -> TestClient:
         settings = make_settings(
             database_url,
             rate_limit_enabled=True,
-            redis_url=TEST_REDIS_URL,
+            redis_url=test_redis_url,
             rate_limit_signup="2/minute",
         )
         return TestClient(create_app(settings))

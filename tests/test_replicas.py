@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import httpx2
 import pytest
-import redis
 from sqlmodel import Session
 
 from scripts.localhost import free_port
@@ -19,15 +18,14 @@ from tests.conftest import TEST_PASSWORD, TEST_SECRET_KEY
 from tests.contacts import payload
 from tests.servers import REPO, wait_until_up
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
 SIGNUP_LIMIT = 3
 
 
-def start_replica(port: int, database_url: str) -> subprocess.Popen:
+def start_replica(port: int, database_url: str, redis_url: str) -> subprocess.Popen:
     env = os.environ | {
         "DATABASE_URL": database_url,
         "SECRET_KEY": TEST_SECRET_KEY,
-        "REDIS_URL": REDIS_URL,
+        "REDIS_URL": redis_url,
         "RATE_LIMIT_SIGNUP": f"{SIGNUP_LIMIT}/minute",
         "BCRYPT_ROUNDS": "4",
     }
@@ -41,12 +39,12 @@ def start_replica(port: int, database_url: str) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="module")
-def replicas(database_url: str) -> Iterator[tuple[str, str]]:
+def replicas(database_url: str, suite_redis_url: str) -> Iterator[tuple[str, str]]:
     """Two running replicas' base URLs."""
     if not database_url.startswith("postgresql"):
         pytest.skip("replicas share a database server; SQLite is one process's file")
     ports = [free_port(), free_port()]
-    processes = [start_replica(port, database_url) for port in ports]
+    processes = [start_replica(port, database_url, suite_redis_url) for port in ports]
     urls = tuple(f"http://127.0.0.1:{port}" for port in ports)
     try:
         for url in urls:
@@ -60,10 +58,9 @@ def replicas(database_url: str) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture
 def a_and_b(
-    replicas: tuple[str, str], db: Session
+    replicas: tuple[str, str], db: Session, test_redis_url: str
 ) -> Iterator[tuple[httpx2.Client, httpx2.Client]]:
     """Clients of each replica, on an empty database and an empty rate-limit budget."""
-    redis.Redis.from_url(REDIS_URL).flushdb()
     with httpx2.Client(base_url=replicas[0]) as a, httpx2.Client(base_url=replicas[1]) as b:
         yield a, b
 
