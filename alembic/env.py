@@ -60,9 +60,19 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    """Run against the database, in batch mode so SQLite can alter tables too."""
+    """Run against the database, in batch mode so SQLite can alter tables too.
+
+    SQLite alters a table by copying it into a new one and dropping the old, and with
+    foreign keys enforced, dropping `users` would delete every contact on the way
+    (`ON DELETE CASCADE`). So, as SQLite's own documentation advises for this, foreign
+    keys are off while migrations run there, and checked whole afterwards.
+    """
     engine = create_db_engine(database_url())
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            connection.commit()  # ends the transaction SQLAlchemy began: migrations get their own
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
@@ -72,6 +82,10 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left rows without their parents: {broken}")
     engine.dispose()
 
 

@@ -82,6 +82,8 @@ class UserCreate(UserBase):
 
 class User(UserBase, table=True):
     __tablename__ = "users"
+    # SQLite would otherwise reuse the id of a deleted newest row: see the migration.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=EMAIL_MAX_LENGTH, unique=True)
@@ -254,6 +256,7 @@ class Contact(ContactBase, table=True):
             postgresql_with={"gin_pending_list_limit": 1024},  # kB: see its migration
             info={"dialect": "postgresql"},
         ),
+        {"sqlite_autoincrement": True},  # ids never reused, as for users
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -6,6 +6,7 @@ Each test names the attack it replays; each failed before its fix.
 import json
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from jose import jwt
+from sqlmodel import Session
 
+from contacts_api.models import User
 from tests.conftest import TEST_PASSWORD, TEST_SECRET_KEY, Account
 from tests.contacts import create
 
@@ -188,3 +191,17 @@ def test_a_client_cannot_set_server_fields(client: TestClient, account: Account)
 
     assert contact["id"] != 999_999
     assert datetime.fromisoformat(contact["created_at"]).year == datetime.now(UTC).year
+
+
+def test_an_id_is_never_reused_so_an_old_token_opens_no_new_account(
+    client: TestClient, make_account: Callable[..., Account], db: Session
+) -> None:
+    """Delete the newest user, sign up another: SQLite would hand out the same id again."""
+    gone = make_account("gone@example.com")
+    db.delete(db.get(User, gone.id))
+    db.commit()
+
+    newcomer = make_account("new@example.com")
+
+    assert newcomer.id != gone.id
+    assert client.get("/api/users/me", headers=gone.headers).status_code == 401

@@ -1,6 +1,7 @@
 """Alembic owns the schema: up, down and up again on an empty database, with no drift."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -63,3 +64,28 @@ def test_downgrade_removes_every_table_and_upgrade_restores_them(
 
     command.upgrade(config, "head")
     assert table_names(empty_database_url) == set(SQLModel.metadata.tables) | {"alembic_version"}
+
+
+def test_the_id_migration_keeps_every_row_and_stops_id_reuse_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = alembic_config(url)
+    command.upgrade(config, "6fac3224a1b2")  # before ids were AUTOINCREMENT
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO users (email, hashed_password, created_at)"
+            " VALUES ('a@x.io', 'h', '2026-01-01'), ('b@x.io', 'h', '2026-01-01')"
+        )
+    command.upgrade(config, "head")
+
+    with engine.begin() as connection:
+        emails = connection.exec_driver_sql("SELECT email FROM users ORDER BY id").scalars().all()
+        connection.exec_driver_sql("DELETE FROM users WHERE email = 'b@x.io'")
+        connection.exec_driver_sql(
+            "INSERT INTO users (email, hashed_password, created_at) VALUES ('c@x.io', 'h', 'x')"
+        )
+        new_id = connection.exec_driver_sql("SELECT id FROM users WHERE email = 'c@x.io'").scalar()
+    engine.dispose()
+
+    assert emails == ["a@x.io", "b@x.io"]
+    assert new_id == 3
