@@ -20,12 +20,12 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from limits.errors import StorageError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contacts_api.config import Settings
-from contacts_api.db import create_app_engine, in_transactions
+from contacts_api.db import create_app_engine, in_transactions, is_missing_table
 from contacts_api.exceptions import (
     ContactEmailTaken,
     ContactNotFound,
@@ -35,10 +35,13 @@ from contacts_api.exceptions import (
     InvalidCredentials,
     InvalidToken,
     RateLimited,
+    RateLimitStorageUnavailable,
     RetryLater,
+    SchemaBehind,
 )
 from contacts_api.logs import flush_logs
 from contacts_api.middleware import REQUEST_ID_HEADER, JsonBodiesOnly, RequestContextMiddleware
+from contacts_api.migrations import head_revision
 from contacts_api.ratelimit import RateLimiter
 from contacts_api.routes import auth, contacts, health, users
 from contacts_api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE
@@ -60,6 +63,8 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str]]] = {
     InvalidToken: (status.HTTP_401_UNAUTHORIZED, BEARER_CHALLENGE),
     RateLimited: (status.HTTP_429_TOO_MANY_REQUESTS, {}),
     HashingBusy: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
+    SchemaBehind: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
+    RateLimitStorageUnavailable: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
 }
 # Never echoed back in a 422's `input`: the client sent them, but a response may be
 # logged or cached on the way, and a secret has no business there.
@@ -102,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.database_url, timeout=settings.database_timeout_seconds
     )
     app.state.transaction_engine = in_transactions(app.state.engine)
+    app.state.schema_head = head_revision()
     app.state.password_hasher = PasswordHasher(
         rounds=settings.bcrypt_rounds,
         concurrency=settings.hashing_concurrency,
@@ -116,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_unavailable)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     app.add_exception_handler(StorageError, _rate_limit_storage_unavailable)
 
@@ -220,7 +226,16 @@ async def _rate_limit_storage_unavailable(request: Request, exc: Exception) -> J
     )
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """`503` for a database that is down or stalls, or was never migrated (said plainly).
+
+    Any other error from the database is a bug here, and stays the `500` it is.
+    """
+    assert isinstance(exc, DBAPIError)
+    if is_missing_table(exc):
+        return await _domain_error(request, SchemaBehind())
+    if not isinstance(exc, OperationalError):
+        raise exc
     logger.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
     return JSONResponse(
         {"detail": UNAVAILABLE},

@@ -20,7 +20,7 @@ from psycopg.abc import PQGen
 from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
@@ -178,10 +178,31 @@ class BoundedConnection(psycopg.AsyncConnection[Any]):
             ) from None
 
 
-async def check_reachable(engine: AsyncEngine) -> None:
-    """Run `SELECT 1`: raises what an unreachable database raises, for the health route."""
+async def schema_revision(engine: AsyncEngine) -> str | None:
+    """The migration the database is at (Alembic's record), `None` if it was never migrated.
+
+    Raises what an unreachable database raises: the health route's one query.
+    """
     async with engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
+        try:
+            return (await connection.execute(REVISION)).scalar()
+        except DBAPIError as exc:
+            if not is_missing_table(exc):
+                raise
+            return None
+
+
+REVISION = text("SELECT version_num FROM alembic_version")
+UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE
+
+
+def is_missing_table(error: DBAPIError) -> bool:
+    """Whether the statement failed on a table that does not exist: a database that was
+    never migrated, not one that is down."""
+    original = error.orig
+    return getattr(original, "sqlstate", None) == UNDEFINED_TABLE or (
+        "no such table" in str(original)
+    )
 
 
 def _note_checkin(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:

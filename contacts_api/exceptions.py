@@ -52,3 +52,15 @@ class HashingBusy(RetryLater):
     """More logins are waiting for a password check than can be served promptly."""
 
     message = "Too many logins at once, try again shortly"
+
+
+class SchemaBehind(RetryLater):
+    """The database was never migrated, or not to the code's latest migration."""
+
+    message = "The database schema is behind the code: run `alembic upgrade head`"
+
+
+class RateLimitStorageUnavailable(RetryLater):
+    """Redis, which holds the rate limits' counts, does not answer."""
+
+    message = "Rate-limit storage (Redis) unavailable, try again shortly"

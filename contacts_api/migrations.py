@@ -4,6 +4,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 
@@ -21,3 +22,10 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade_to_head(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
+
+
+def head_revision() -> str:
+    """The revision the code's migrations end at: what a database must be at to serve it."""
+    head = ScriptDirectory.from_config(Config(ALEMBIC_INI)).get_current_head()
+    assert head is not None, "the migrations folder has no revision"
+    return head

@@ -14,6 +14,7 @@ from enum import StrEnum
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from contacts_api.exceptions import InvalidCredentials, RateLimited
@@ -59,6 +60,13 @@ class RateLimiter:
             else storage_from_string("async+memory://")
         )
         self._strategy = MovingWindowRateLimiter(self.storage)
+
+    async def storage_answers(self) -> bool:
+        """Whether the counts can be reached (always, in memory)."""
+        try:
+            return await self.storage.check()
+        except StorageError:
+            return False
 
     async def hit(self, limit: Limit, *key: str) -> None:
         """Count one hit; `RateLimited` if it is over the limit."""

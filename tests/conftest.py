@@ -15,7 +15,8 @@ import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, create_engine, delete
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Session, SQLModel
 
@@ -91,6 +92,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         url = TEST_DATABASE_URL
     upgrade_to_head(url)
     return url
+
+
+@pytest.fixture
+def empty_database_url(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database of the same kind as `database_url`, with nothing in it."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('empty') / 'empty.db'}"
+        return
+    scratch = f"{url.database}_migrations"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}"')
+        connection.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
+    yield url.set(database=scratch).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from alembic import command
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -10,6 +11,7 @@ from sqlmodel import Session
 
 from contacts_api.app import create_app
 from contacts_api.db import PING_AFTER_IDLE_SECONDS
+from contacts_api.migrations import alembic_config
 from tests.conftest import TEST_PASSWORD, make_settings
 
 # A port nothing listens on: connections are refused at once, as when the server is down.
@@ -108,3 +110,49 @@ def test_only_a_connection_that_sat_idle_is_pinged(
     client.get("/api/health")
 
     assert (in_steady_use, len(pings)) == (0, 1)
+
+
+SCHEMA_BEHIND = {"detail": "The database schema is behind the code: run `alembic upgrade head`"}
+
+
+def test_health_is_503_on_a_database_never_migrated(empty_database_url: str) -> None:
+    with TestClient(create_app(make_settings(empty_database_url))) as client:
+        response = client.get("/api/health")
+
+    assert response.status_code == 503
+    assert response.json() == SCHEMA_BEHIND
+
+
+def test_health_is_503_on_a_database_a_migration_behind(empty_database_url: str) -> None:
+    command.upgrade(alembic_config(empty_database_url), "6fac3224a1b2")
+
+    with TestClient(create_app(make_settings(empty_database_url))) as client:
+        response = client.get("/api/health")
+
+    assert response.status_code == 503
+    assert response.json() == SCHEMA_BEHIND
+
+
+def test_a_route_on_a_database_never_migrated_says_to_migrate(empty_database_url: str) -> None:
+    """Not a `500` (PostgreSQL's undefined table), nor "try again" (SQLite's)."""
+    with TestClient(create_app(make_settings(empty_database_url))) as client:
+        response = client.post(
+            "/api/auth/signup", json={"email": "ada@example.com", "password": TEST_PASSWORD}
+        )
+
+    assert response.status_code == 503
+    assert response.json() == SCHEMA_BEHIND
+
+
+@pytest.mark.usefixtures("db")
+def test_health_is_503_while_redis_is_unreachable(database_url: str) -> None:
+    settings = make_settings(
+        database_url, rate_limit_enabled=True, redis_url="redis://127.0.0.1:1/0"
+    )
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/api/health")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "Rate-limit storage (Redis) unavailable, try again shortly"
+    }
