@@ -68,7 +68,7 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str]]] = {
 }
 # Never echoed back in a 422's `input`: the client sent them, but a response may be
 # logged or cached on the way, and a secret has no business there.
-SECRET_FIELDS = frozenset({"password", "refresh_token"})
+SECRET_FIELDS = frozenset({"password", "refresh_token", "current_password", "new_password"})
 UNAVAILABLE = "Database unavailable, try again shortly"
 METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -172,10 +172,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-def _hide_secrets(error: dict[str, Any]) -> dict[str, Any]:
-    if SECRET_FIELDS.intersection(str(part) for part in error.get("loc", ())):
+def _safe_to_echo(error: dict[str, Any]) -> dict[str, Any]:
+    """The error without its `input` when that is a secret, or not plain JSON (an uploaded
+    file where text was expected would show the server's objects)."""
+    secret = SECRET_FIELDS.intersection(str(part) for part in error.get("loc", ()))
+    if secret or not _plain_json(error.get("input")):
         return {key: value for key, value in error.items() if key != "input"}
     return error
+
+
+def _plain_json(value: object) -> bool:
+    if isinstance(value, list):
+        return all(_plain_json(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain_json(item) for key, item in value.items())
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
@@ -186,7 +197,7 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     a `500` while reporting the client's mistake.
     """
     assert isinstance(exc, RequestValidationError)
-    errors = [_hide_secrets(error) for error in exc.errors()]
+    errors = [_safe_to_echo(error) for error in exc.errors()]
     detail = _finite(jsonable_encoder(errors))
     body = json.dumps({"detail": detail}, ensure_ascii=True, separators=(",", ":"))
     return Response(

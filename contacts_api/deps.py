@@ -203,8 +203,8 @@ async def login_credentials(request: Request) -> LoginRequest:
     """
     field_names: dict[str, str] = {}
     if request.headers.get("content-type", "").startswith(FORM_CONTENT_TYPES):
-        form = await request.form()
-        fields: Any = {"email": form.get("username"), "password": form.get("password")}
+        async with request.form() as form:  # closes any uploaded file when done
+            fields: Any = {"email": form.get("username"), "password": form.get("password")}
         field_names = {"email": "username"}
     else:
         try:

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import threading
+import unicodedata
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -45,14 +46,25 @@ class TokenType(StrEnum):
     REFRESH = "refresh"
 
 
+def normalize_password(password: str) -> str:
+    """The form a password is hashed and checked in: Unicode NFKC.
+
+    One password can be typed as different code points (a precomposed `é` or `e` and
+    a combining accent; a full-width digit): NFKC makes them one, so whatever signed
+    up always logs in, from any keyboard.
+    """
+    return unicodedata.normalize("NFKC", password)
+
+
 def bcrypt_can_hash(password: str) -> bool:
-    """Whether bcrypt reads all of `password`: at most 72 bytes, and no NUL character.
+    """Whether bcrypt reads all of `password` (normalised): at most 72 bytes, no NUL.
 
     bcrypt reads only the first 72 bytes of a password and ignores the rest. Hashing
     a longer one would let any password with the same first 72 bytes open the
     account, so such a password is refused instead. Pre-hashing would lift the limit,
     but would also make our hashes unlike every other bcrypt's.
     """
+    password = normalize_password(password)
     return len(password.encode()) <= BCRYPT_MAX_BYTES and "\x00" not in password
 
 
@@ -87,10 +99,10 @@ class PasswordHasher:
 
     def hash_blocking(self, password: str) -> str:
         """Hash in the calling thread: for scripts, which have no event loop to keep free."""
-        return self._context.hash(password)
+        return self._context.hash(normalize_password(password))
 
     async def hash(self, password: str) -> str:
-        return await self._run(self._context.hash, password)
+        return await self._run(self._context.hash, normalize_password(password))
 
     async def verify(self, password: str, hashed: str | None) -> bool:
         """Check a password; with no hash (an unknown email), check a dummy one.
@@ -101,7 +113,9 @@ class PasswordHasher:
         """
         if not bcrypt_can_hash(password):
             return False
-        matches = await self._run(self._context.verify, password, hashed or self._dummy_hash)
+        matches = await self._run(
+            self._context.verify, normalize_password(password), hashed or self._dummy_hash
+        )
         return matches and hashed is not None
 
     def close(self) -> None:

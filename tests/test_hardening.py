@@ -205,3 +205,34 @@ def test_an_id_is_never_reused_so_an_old_token_opens_no_new_account(
 
     assert newcomer.id != gone.id
     assert client.get("/api/users/me", headers=gone.headers).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("signed_up", "logs_in"),
+    [
+        ("caf\u00e9 au lait 1", "cafe\u0301 au lait 1"),  # é precomposed, then combining
+        ("password \uff11\uff12\uff13", "password 123"),  # full-width digits
+    ],
+)
+def test_a_password_logs_in_however_its_letters_are_encoded(
+    client: TestClient, signed_up: str, logs_in: str
+) -> None:
+    client.post("/api/auth/signup", json={"email": "ada@example.com", "password": signed_up})
+
+    response = client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": logs_in}
+    )
+
+    assert response.status_code == 200
+
+
+def test_a_file_where_a_password_belongs_echoes_no_server_object(client: TestClient) -> None:
+    response = client.post(
+        "/api/auth/login",
+        data={"username": "ada@example.com"},
+        files={"password": ("p.txt", b"correct horse battery", "text/plain")},
+    )
+
+    assert response.status_code == 422
+    assert "UploadFile" not in response.text
+    assert "object at 0x" not in response.text
