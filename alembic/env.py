@@ -4,10 +4,14 @@ Synchronous, on a sync engine for the same database: a migration is one job run 
 start to end, before the app serves anything, with no other work to interleave.
 """
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import Connection
 from sqlalchemy.schema import SchemaItem
 from sqlmodel import SQLModel
 
@@ -20,6 +24,8 @@ if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = SQLModel.metadata
+# Any number, the same in every process: the key of PostgreSQL's advisory lock.
+MIGRATION_LOCK_KEY = 7_415_001
 
 
 def database_url() -> str:
@@ -45,6 +51,34 @@ def include_object(
     return dialect in (None, context.get_context().dialect.name)
 
 
+@contextmanager
+def one_migration_at_a_time(connection: Connection) -> Iterator[None]:
+    """Hold the database's migration lock while migrations run.
+
+    Two processes starting at once on a new database (two replicas, or two
+    `python -m contacts_api`) would both find it empty and both create its tables: one
+    fails. With the lock, the second waits, then finds the schema at head and has
+    nothing to do. PostgreSQL has advisory locks for this; SQLite is a file, so a lock
+    on a file beside it serves (`flock`, released when the file closes).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+            connection.commit()
+        return
+    database = connection.engine.url.database
+    if connection.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    with open(f"{database}.migration-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def run_migrations_offline() -> None:
     """Print the SQL instead of running it (`alembic upgrade head --sql`)."""
     context.configure(
@@ -68,7 +102,7 @@ def run_migrations_online() -> None:
     keys are off while migrations run there, and checked whole afterwards.
     """
     engine = create_db_engine(database_url())
-    with engine.connect() as connection:
+    with engine.connect() as connection, one_migration_at_a_time(connection):
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             connection.exec_driver_sql("PRAGMA foreign_keys = OFF")

@@ -1,12 +1,15 @@
 """Alembic owns the schema: up, down and up again on an empty database, with no drift."""
 
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
+import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
-from contacts_api.migrations import alembic_config
+from contacts_api.migrations import alembic_config, upgrade_to_head
 
 
 def table_names(database_url: str) -> set[str]:
@@ -66,3 +69,21 @@ def test_the_id_migration_keeps_every_row_and_stops_id_reuse_on_sqlite(tmp_path:
 
     assert emails == ["a@x.io", "b@x.io"]
     assert new_id == 3
+
+
+def _upgrade(database_url: str) -> str:
+    upgrade_to_head(database_url)
+    return "migrated"
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_first_starts_at_once_on_a_new_database_all_succeed(
+    empty_database_url: str, attempt: int
+) -> None:
+    """Four processes migrate one new database at the same moment: none fails."""
+    del attempt  # each attempt is a new empty database
+    with ProcessPoolExecutor(4, mp_context=get_context("spawn")) as pool:
+        results = list(pool.map(_upgrade, [empty_database_url] * 4))
+
+    assert results == ["migrated"] * 4
+    assert "users" in table_names(empty_database_url)
