@@ -7,20 +7,21 @@ under `./data`, so nothing but Python is needed.
 import sys
 
 import uvicorn
-from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from contacts_api.app import create_app
-from contacts_api.config import Settings
+from contacts_api.config import load_settings
+from contacts_api.db import database_problem
 from contacts_api.logs import configure_logging
 from contacts_api.migrations import upgrade_to_head
 
 
 def main() -> None:
+    settings = load_settings("contacts_api")
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        sys.exit(f"contacts_api: invalid settings\n{exc}")
-    upgrade_to_head(settings.database_url)
+        upgrade_to_head(settings.database_url)
+    except (DBAPIError, NoSuchModuleError, ArgumentError) as exc:
+        sys.exit(f"contacts_api: {database_problem(settings.database_url, exc)}")
     configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),

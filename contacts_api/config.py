@@ -6,15 +6,18 @@ code receives a `Settings` object and never reads the environment itself.
 
 import os
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from limits import RateLimitItem
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from contacts_api.ratelimit import Limit, parse_limit
 from contacts_api.security import TokenPolicy
@@ -36,6 +39,15 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     database_url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_url(cls, value: str) -> str:
+        try:
+            make_url(value)
+        except ArgumentError as exc:
+            raise ValueError("not a database URL (e.g. postgresql://user:pass@host/db)") from exc
+        return value
 
 
 def data_dir(database_url: str) -> Path:
@@ -135,6 +147,10 @@ class Settings(DatabaseSettings):
     @field_validator("secret_key")
     @classmethod
     def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if any(character.isspace() for character in value.get_secret_value()):
+            raise ValueError(
+                f"SECRET_KEY must not contain spaces; make one with: {MAKE_A_KEY_HINT}"
+            )
         if len(value.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
             raise ValueError(
                 f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters; "
@@ -150,6 +166,13 @@ class Settings(DatabaseSettings):
         parse_limit(value)  # raises ValueError, naming what it could not read
         return value
 
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r}: a two-letter code such as UA or US")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -158,3 +181,22 @@ class Settings(DatabaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+
+def load_settings(program: str) -> Settings:
+    """The settings, or the program ends with one line a mistake, and no traceback.
+
+    Pydantic's own report shows each wrong value, which for `SECRET_KEY` is the secret
+    itself: the lines here name the setting and what is wrong, never the value.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [
+            f"{program}: invalid setting {'.'.join(map(str, error['loc'])).upper()}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors(include_input=False, include_url=False)
+            # A default made from another setting is not made when that one is wrong.
+            if error["type"] != "default_factory_not_called"
+        ]
+        sys.exit("\n".join(lines))

@@ -20,7 +20,7 @@ from psycopg.abc import PQGen
 from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
@@ -50,6 +50,18 @@ def database_url(raw: str) -> URL:
     """`raw` with its driver spelled out: `postgres://` and `postgresql://` mean psycopg 3."""
     url = make_url(raw)
     return url.set(drivername=SCHEMES.get(url.drivername, url.drivername))
+
+
+def database_problem(raw_url: str, error: Exception) -> str:
+    """One line that says what is wrong with `DATABASE_URL`, its password hidden."""
+    try:
+        where = database_url(raw_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "DATABASE_URL is not a database URL (e.g. postgresql://user:pass@host/db)"
+    if isinstance(error, NoSuchModuleError | ArgumentError):
+        return f"DATABASE_URL names no database this service knows: {where}"
+    reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+    return f"cannot use the database at {where}: {reason}"
 
 
 def is_sqlite(url: URL) -> bool:

@@ -5,9 +5,9 @@
 """
 
 from contacts_api.app import create_app
-from contacts_api.config import Settings
+from contacts_api.config import load_settings
 from contacts_api.logs import configure_logging
 
-settings = Settings()
+settings = load_settings("contacts_api")
 configure_logging(settings.log_level)
 app = create_app(settings)

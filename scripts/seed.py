@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 from tqdm import tqdm
 
-from contacts_api.config import Settings
+from contacts_api.config import load_settings
 from contacts_api.crud.contacts import is_owner
 from contacts_api.db import create_db_engine, utcnow
 from contacts_api.migrations import upgrade_to_head
@@ -275,7 +275,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = Settings()
+    settings = load_settings("seed")
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     try:
         upgrade_to_head(settings.database_url)

@@ -133,3 +133,71 @@ def test_x_forwarded_for_is_believed_from_a_proxy_named_in_the_setting(tmp_path:
         statuses = signups_from_rotating_forwarded_addresses(url, 4)
 
     assert statuses == [201, 201, 201, 201]
+
+
+def run_once(cwd: Path, command: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    """`command` started the way a user would, ended if it serves instead of stopping."""
+    return subprocess.run(
+        command, cwd=cwd, env=fresh_env(**env), capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("database_url", "says"),
+    [
+        ("postgresql://u@nosuchhost.invalid/db", "nosuchhost.invalid"),
+        ("postgresql://postgres@127.0.0.1:5432/no_such_database_here", "does not exist"),
+        ("postgresql://postgres@127.0.0.1:1/db", "refused"),
+        ("mysql2://x/y", "names no database"),
+        ("not a url", "not a database URL"),
+    ],
+)
+def test_a_database_mistake_stops_the_one_command_run_with_one_line(
+    tmp_path: Path, database_url: str, says: str
+) -> None:
+    result = run_once(
+        tmp_path, [sys.executable, "-m", "contacts_api"], DATABASE_URL=database_url, PORT="1"
+    )
+
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert says in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "says"),
+    [
+        ("SECRET_KEY", "too-short-but-secret", "at least 32 characters"),
+        ("SECRET_KEY", " " * 40, "must not contain spaces"),
+        ("PHONE_REGION", "XX", "unknown region"),
+    ],
+)
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "contacts_api"],
+        [sys.executable, "-m", "uvicorn", "contacts_api.main:app", "--port", "1"],
+        [sys.executable, str(REPO / "scripts" / "seed.py")],
+    ],
+    ids=["one-command", "uvicorn", "seed"],
+)
+def test_a_wrong_setting_is_one_line_that_never_shows_the_key(
+    tmp_path: Path, command: list[str], setting: str, value: str, says: str
+) -> None:
+    result = run_once(tmp_path, command, **{setting: value})
+
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert says in result.stderr
+    assert "too-short-but-secret" not in result.stderr
+
+
+@pytest.mark.usefixtures("db")
+def test_a_postgres_url_as_hosting_services_write_it_works(
+    database_url: str, tmp_path: Path
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL URL needs a PostgreSQL database")
+    url = database_url.replace("postgresql+psycopg://", "postgres://")
+    with one_command_run(tmp_path, BCRYPT_ROUNDS="4", DATABASE_URL=url) as (_, base_url):
+        assert httpx2.get(f"{base_url}/api/health").json() == {"status": "ok", "database": "ok"}
