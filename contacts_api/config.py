@@ -120,6 +120,12 @@ class Settings(DatabaseSettings):
     # `WARNING` drops the access line of every request; `DEBUG` adds nothing of ours.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @property
+    def public_docs_url(self) -> str:
+        """Where `python -m contacts_api` serves Swagger UI with these settings."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}/docs"
+
     def token_policy(self) -> TokenPolicy:
         return TokenPolicy(
             key=self.secret_key.get_secret_value(),

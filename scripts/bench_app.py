@@ -1,4 +1,5 @@
-"""The served app plus one bare route, for `scripts/bench.py` only.
+"""The served app plus one bare route, for `scripts/bench.py` only (served by uvicorn as
+`bench_app:app`; not a script to run).
 
 `GET /bench/bare` answers the JSON of a real contact (read from the file named by
 `BENCH_BARE_JSON`) with no token check and no database: the ratio of its request rate
@@ -16,5 +17,5 @@ BARE_BODY: dict[str, Any] = json.loads(Path(os.environ["BENCH_BARE_JSON"]).read_
 
 
 @app.get("/bench/bare", include_in_schema=False)
-def bare() -> dict[str, Any]:
+async def bare() -> dict[str, Any]:
     return BARE_BODY

@@ -319,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rate = written / seconds if seconds else 0.0
     print(f"Wrote {written} contacts in {seconds:.2f} s ({rate:,.0f} rows/s).")
-    print("Log in at http://127.0.0.1:8000/docs (Authorize) with:")
+    print(f"Log in at {settings.public_docs_url} (Authorize) with:")
     for email, password in accounts:
         print(f"  email: {email}  password: {password}")
     return 0
