@@ -40,7 +40,12 @@ from contacts_api.exceptions import (
     SchemaBehind,
 )
 from contacts_api.logs import flush_logs
-from contacts_api.middleware import REQUEST_ID_HEADER, JsonBodiesOnly, RequestContextMiddleware
+from contacts_api.middleware import (
+    REQUEST_ID_HEADER,
+    JsonBodiesOnly,
+    RequestContextMiddleware,
+    printable,
+)
 from contacts_api.migrations import head_revision
 from contacts_api.ratelimit import RateLimiter
 from contacts_api.routes import auth, contacts, health, users
@@ -229,7 +234,10 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _rate_limit_storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
     logger.warning(
-        "rate-limit storage unavailable during %s %s: %s", request.method, request.url.path, exc
+        "rate-limit storage unavailable during %s %s: %s",
+        printable(request.method),
+        printable(request.url.path),
+        exc,
     )
     return JSONResponse(
         {"detail": "Service unavailable, try again shortly"},
@@ -247,7 +255,12 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
         return await _domain_error(request, SchemaBehind())
     if not isinstance(exc, OperationalError):
         raise exc
-    logger.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
+    logger.warning(
+        "database unavailable during %s %s: %s",
+        printable(request.method),
+        printable(request.url.path),
+        exc,
+    )
     return JSONResponse(
         {"detail": UNAVAILABLE},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,

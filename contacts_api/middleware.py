@@ -73,8 +73,8 @@ class RequestContextMiddleware:
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "method=%s path=%s status=%d duration_ms=%.1f request_id=%s user_id=%s",
-                    _printable(scope["method"]),
-                    _printable(scope["path"]),
+                    printable(scope["method"]),
+                    printable(scope["path"]),
                     status,
                     (time.perf_counter() - started) * 1000,
                     request_id,
@@ -82,7 +82,7 @@ class RequestContextMiddleware:
                 )
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """`text` with control characters escaped: a `%0a` in a path cannot start a forged line."""
     if text.isprintable():
         return text

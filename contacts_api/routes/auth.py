@@ -109,6 +109,27 @@ async def signup(data: UserCreate, session: SessionDep, hasher: PasswordHasherDe
     return public(UserPublic, await users.create_user(session, data=data, hasher=hasher))
 
 
+async def log_in(
+    request: Request,
+    credentials: Credentials,
+    engine: EngineDep,
+    session: TransactionDep,
+    policy: TokenPolicyDep,
+    hasher: PasswordHasherDep,
+    limiter: RateLimiterDep,
+) -> TokenPair:
+    """The login both routes make: check the credentials, start a family of tokens."""
+    account = normalize_email(credentials.email)
+    async with limiter.login_attempt(address=_client(request), account=account):
+        user_id = await users.authenticate(
+            engine, email=credentials.email, password=credentials.password, hasher=hasher
+        )
+    return await tokens.start_family(session, user_id=user_id, policy=policy)
+
+
+LoggedIn = Annotated[TokenPair, Depends(log_in)]
+
+
 @router.post(
     "/login",
     summary="Log in with email and password; get an access and a refresh token",
@@ -118,21 +139,8 @@ async def signup(data: UserCreate, session: SessionDep, hasher: PasswordHasherDe
     # password is refused at once, at the smallest cost.
     dependencies=[Depends(hashing_room)],
 )
-async def login(
-    request: Request,
-    credentials: Credentials,
-    engine: EngineDep,
-    session: TransactionDep,
-    policy: TokenPolicyDep,
-    hasher: PasswordHasherDep,
-    limiter: RateLimiterDep,
-) -> TokenPair:
-    account = normalize_email(credentials.email)
-    async with limiter.login_attempt(address=_client(request), account=account):
-        user_id = await users.authenticate(
-            engine, email=credentials.email, password=credentials.password, hasher=hasher
-        )
-    return await tokens.start_family(session, user_id=user_id, policy=policy)
+async def login(pair: LoggedIn) -> TokenPair:
+    return pair
 
 
 @router.post(
@@ -143,24 +151,8 @@ async def login(
     openapi_extra={"requestBody": TOKEN_FORM_BODY},
     dependencies=[Depends(hashing_room)],
 )
-async def token(
-    request: Request,
-    credentials: Credentials,
-    engine: EngineDep,
-    session: TransactionDep,
-    policy: TokenPolicyDep,
-    hasher: PasswordHasherDep,
-    limiter: RateLimiterDep,
-) -> TokenPair:
-    return await login(
-        request=request,
-        credentials=credentials,
-        engine=engine,
-        session=session,
-        policy=policy,
-        hasher=hasher,
-        limiter=limiter,
-    )
+async def token(pair: LoggedIn) -> TokenPair:
+    return pair
 
 
 @router.post(

@@ -1,0 +1,65 @@
+"""The README is for people who clone the repository: it stands alone, and its commands
+work as written."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.servers import REPO, one_command_run
+
+README = (REPO / "README.md").read_text()
+BASH = shutil.which("bash") or "/bin/bash"
+SHELL_BLOCKS = re.findall(r"```sh\n(.*?)```", README, re.DOTALL)
+
+
+def test_the_readme_points_at_nothing_outside_the_repository() -> None:
+    assert "../" not in README
+
+
+def test_every_python_command_in_the_readme_uses_the_projects_venv() -> None:
+    commands = [line for block in SHELL_BLOCKS for line in block.splitlines()]
+    bare = [line for line in commands if re.search(r"(^|[\s$(])python3? (?!-m venv)", line)]
+
+    assert bare == []
+
+
+def test_the_license_is_mit() -> None:
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
+
+
+@pytest.mark.parametrize("script", ["seed.py", "bench.py", "purge_tokens.py"])
+def test_every_script_answers_help(script: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage:")
+
+
+def test_the_curl_walk_throughs_run_as_written(tmp_path: Path) -> None:
+    """The accounts and contacts walk-throughs, in order, against a fresh service."""
+    accounts = next(block for block in SHELL_BLOCKS if "API=http://127.0.0.1:8000/api" in block)
+    contacts = next(block for block in SHELL_BLOCKS if 'AUTH="Authorization' in block)
+    with one_command_run(tmp_path, BCRYPT_ROUNDS="4") as (_, base_url):
+        script = (accounts + contacts).replace("http://127.0.0.1:8000", base_url)
+        result = subprocess.run(
+            [BASH, "-euo", "pipefail", "-c", f"cd {REPO}\n{script}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    (REPO / "tokens.json").unlink(missing_ok=True)
+
+    assert result.returncode == 0, result.stderr
+    assert '"first_name":"Олена"' in result.stdout  # found by the Cyrillic search
+    assert "HTTP/1.1 204" in result.stdout  # the contact, deleted through its Location
+    assert "Invalid HTTP request" not in result.stdout
