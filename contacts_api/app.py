@@ -38,6 +38,8 @@ from contacts_api.exceptions import (
     RateLimitStorageUnavailable,
     RetryLater,
     SchemaBehind,
+    SessionNotFound,
+    WrongPassword,
 )
 from contacts_api.logs import flush_logs
 from contacts_api.middleware import (
@@ -64,6 +66,8 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str]]] = {
     EmailAlreadyRegistered: (status.HTTP_409_CONFLICT, {}),
     ContactEmailTaken: (status.HTTP_409_CONFLICT, {}),
     ContactNotFound: (status.HTTP_404_NOT_FOUND, {}),
+    SessionNotFound: (status.HTTP_404_NOT_FOUND, {}),
+    WrongPassword: (status.HTTP_403_FORBIDDEN, {}),
     InvalidCredentials: (status.HTTP_401_UNAUTHORIZED, BEARER_CHALLENGE),
     InvalidToken: (status.HTTP_401_UNAUTHORIZED, BEARER_CHALLENGE),
     RateLimited: (status.HTTP_429_TOO_MANY_REQUESTS, {}),

@@ -36,6 +36,7 @@ from contacts_api.ratelimit import RateLimiter
 from contacts_api.rules import InvalidFields, check_contact_fields
 from contacts_api.security import (
     PasswordHasher,
+    TokenClaims,
     TokenPolicy,
     TokenType,
     decode_token,
@@ -108,30 +109,35 @@ PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 TokenPolicyDep = Annotated[TokenPolicy, Depends(get_token_policy)]
 
 
-async def get_owner_id(request: Request, token: Annotated[str, Depends(oauth2_scheme)]) -> int:
-    """The user id a valid access token names (`InvalidToken`, a `401`, for anything less),
-    not yet looked up.
+async def get_access_claims(
+    request: Request, token: Annotated[str, Depends(oauth2_scheme)]
+) -> TokenClaims:
+    """The claims of a valid access token (`InvalidToken`, a `401`, for anything less), not
+    yet checked against the user's row.
 
-    For the reads whose own query also checks that the account still exists (and
-    raises `InvalidToken` if not): the user check then costs no query of its own.
-    Every other route takes `CurrentUser`, which looks the user up.
+    For the reads whose own query also checks that the account exists and the token's
+    generation is still the user's (`InvalidToken` if not): that check then costs no
+    query of its own. Every other route takes `CurrentUser`, which looks the user up.
     """
     key = request.app.state.token_policy.key
-    user_id = decode_token(token, expected_type=TokenType.ACCESS, key=key).subject
-    request.state.user_id = user_id  # for the access log line
-    return user_id
+    claims = decode_token(token, expected_type=TokenType.ACCESS, key=key)
+    request.state.user_id = claims.subject  # for the access log line
+    return claims
 
 
-OwnerId = Annotated[int, Depends(get_owner_id)]
+AccessClaims = Annotated[TokenClaims, Depends(get_access_claims)]
 
 
-async def get_current_user(request: Request, user_id: OwnerId) -> UserPublic:
+async def get_current_user(request: Request, claims: AccessClaims) -> UserPublic:
     """The user an access token names.
 
-    The user is read on every request, so a deleted account loses access at once
-    even while its access tokens have not yet expired.
+    The user is read on every request, so a deleted account loses access at once, and
+    so does every token issued before all of the user's logins were ended.
     """
-    return public(UserPublic, await users.get_current(request.app.state.engine, user_id))
+    row = await users.get_current(
+        request.app.state.engine, user_id=claims.subject, generation=claims.generation
+    )
+    return public(UserPublic, row)
 
 
 CurrentUser = Annotated[UserPublic, Depends(get_current_user)]
@@ -147,7 +153,7 @@ ContactId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 async def get_owned_contact(
-    request: Request, contact_id: ContactId, owner_id: OwnerId
+    request: Request, contact_id: ContactId, claims: AccessClaims
 ) -> ContactPublic:
     """The contact in the path, if it is the token's user's; `404` otherwise.
 
@@ -155,7 +161,9 @@ async def get_owned_contact(
     the most common authenticated read costs one round trip to the database.
     """
     engine = request.app.state.engine
-    row = await contacts.get_as_owner(engine, owner_id=owner_id, contact_id=contact_id)
+    row = await contacts.get_as_owner(
+        engine, owner_id=claims.subject, generation=claims.generation, contact_id=contact_id
+    )
     return public(ContactPublic, row)
 
 

@@ -26,6 +26,18 @@ class InvalidToken(DomainError):
     message = "Could not validate credentials"
 
 
+class WrongPassword(DomainError):
+    """The signed-in user's password, asked again before a serious change, is wrong."""
+
+    message = "Wrong password"
+
+
+class SessionNotFound(DomainError):
+    """No such live login among the current user's."""
+
+    message = "Session not found"
+
+
 class ContactNotFound(DomainError):
     """No such contact among the current user's: someone else's is not found either."""
 

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,6 +35,7 @@ SQLModel.metadata.naming_convention = {
 }
 
 EMAIL_MAX_LENGTH = 254
+USER_AGENT_MAX_LENGTH = 255
 # No NUL character in any text: PostgreSQL cannot store one and bcrypt refuses one, so
 # it is a 422 here rather than an error deep below. In the schema, so clients see it.
 # (A pattern also makes Pydantic refuse lone surrogates, "\ud800" in JSON: not text.)
@@ -53,11 +55,24 @@ class UserBase(SQLModel):
     email: EmailStr = Field(max_length=EMAIL_MAX_LENGTH)
 
 
+def _bcrypt_reads_it_all(value: str) -> str:
+    """A password bcrypt reads whole: see `security.bcrypt_can_hash` for why a longer one
+    is refused rather than cut."""
+    if not bcrypt_can_hash(value):
+        raise ValueError(f"must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8")
+    return value
+
+
+# A new password: the rules of sign-up, of a password change and of a reset alike.
+NewPassword = Annotated[
+    str,
+    StringConstraints(min_length=PASSWORD_MIN_LENGTH, pattern=NO_NUL),
+    AfterValidator(_bcrypt_reads_it_all),
+]
+
+
 class UserCreate(UserBase):
-    password: PlainText = Field(
-        min_length=PASSWORD_MIN_LENGTH,
-        schema_extra={"examples": ["correct horse battery"]},
-    )
+    password: NewPassword = Field(schema_extra={"examples": ["correct horse battery"]})
 
     @field_validator("email")
     @classmethod
@@ -65,19 +80,6 @@ class UserCreate(UserBase):
         """Stored in one form (see `normalize_email`), so the unique index also makes
         emails unique case-insensitively: `A@x.io` and `a@x.io` are one account."""
         return normalize_email(value)
-
-    @field_validator("password")
-    @classmethod
-    def _fits_bcrypt(cls, value: str) -> str:
-        """bcrypt reads only the first 72 bytes of a password and ignores the rest.
-
-        Hashing a longer one would let any password with the same first 72 bytes
-        open the account, so it is refused here instead. Pre-hashing would lift
-        the limit, but would also make our hashes unlike every other bcrypt's.
-        """
-        if not bcrypt_can_hash(value):
-            raise ValueError(f"must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8")
-        return value
 
 
 class User(UserBase, table=True):
@@ -89,6 +91,9 @@ class User(UserBase, table=True):
     email: str = Field(max_length=EMAIL_MAX_LENGTH, unique=True)
     hashed_password: str
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp_column())
+    # Every access token carries the generation it was issued in; ending every login
+    # (logout everywhere, a new password) moves it on, and the older tokens stop working.
+    token_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class UserPublic(UserBase):
@@ -137,6 +142,27 @@ class RefreshTokenFamily(SQLModel, table=True):
     )
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp_column())
     revoked_at: datetime | None = Field(default=None, sa_column=_timestamp_column(nullable=True))
+    last_used_at: datetime | None = Field(default=None, sa_column=_timestamp_column(nullable=True))
+    user_agent: str | None = Field(default=None, max_length=USER_AGENT_MAX_LENGTH)
+
+
+class SessionPublic(SQLModel):
+    """A live login, as its user sees it in the list of their sessions."""
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime | None
+    user_agent: str | None
+    current: bool = Field(description="Whether this is the login making the request")
+
+
+class PasswordChange(SQLModel):
+    current_password: PlainText = Field(max_length=1024)
+    new_password: NewPassword
+
+
+class PasswordConfirmation(SQLModel):
+    password: PlainText = Field(max_length=1024)
 
 
 class RefreshToken(SQLModel, table=True):

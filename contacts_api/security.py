@@ -160,6 +160,22 @@ class TokenClaims:
     type: TokenType
     jti: str
     expires_at: datetime
+    # Access tokens only: the user's token generation when issued (see `User`), and the
+    # login (refresh-token family) they were issued to.
+    generation: int = 0
+    session_id: str | None = None
+
+
+def _generation(value: object) -> int:
+    if type(value) is not int or not 0 <= value <= MAX_SUBJECT:
+        raise ValueError("not a token generation")
+    return value
+
+
+def _session_id(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("not a session id")
+    return value
 
 
 def new_token_id() -> str:
@@ -173,6 +189,8 @@ def create_token(
     lifetime: timedelta,
     key: str,
     jti: str | None = None,
+    generation: int = 0,
+    session_id: str | None = None,
 ) -> tuple[str, TokenClaims]:
     """Sign a token of one type; `jti` names it, so the server can track refresh tokens."""
     now = utcnow()
@@ -181,6 +199,8 @@ def create_token(
         type=token_type,
         jti=jti or new_token_id(),
         expires_at=now + lifetime,
+        generation=generation,
+        session_id=session_id,
     )
     payload = {
         "sub": str(subject),
@@ -189,6 +209,8 @@ def create_token(
         "iat": now,
         "exp": claims.expires_at,
     }
+    if token_type is TokenType.ACCESS:
+        payload |= {"gen": generation, "sid": session_id}
     return jwt.encode(payload, key, algorithm=JWT_ALGORITHM), claims
 
 
@@ -230,11 +252,15 @@ def _verified(token: str, key: str) -> TokenClaims:
         subject = payload["sub"]
         if not isinstance(subject, str) or not SUBJECT.fullmatch(subject):
             raise InvalidToken
+        token_type = TokenType(payload["type"])
+        access = token_type is TokenType.ACCESS
         claims = TokenClaims(
             subject=int(subject),
-            type=TokenType(payload["type"]),
+            type=token_type,
             jti=str(payload["jti"]),
             expires_at=datetime.fromtimestamp(payload["exp"], tz=UTC),
+            generation=_generation(payload["gen"]) if access else 0,
+            session_id=_session_id(payload.get("sid")) if access else None,
         )
         issued_at = datetime.fromtimestamp(payload["iat"], tz=UTC)
     except (JOSEError, KeyError, TypeError, ValueError, OverflowError, OSError) as exc:

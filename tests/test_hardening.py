@@ -76,7 +76,7 @@ def test_json_nested_deeper_than_the_parser_takes_is_4xx(
 def _forged(claims: dict[str, Any], headers: dict[str, Any] | None = None) -> str:
     """A token signed with the real key: only its claims are odd."""
     now = int(time.time())
-    base = {"sub": "1", "type": "access", "jti": "j", "iat": now, "exp": now + 300}
+    base = {"sub": "1", "type": "access", "jti": "j", "iat": now, "exp": now + 300, "gen": 0}
     return jwt.encode(base | claims, TEST_SECRET_KEY, algorithm="HS256", headers=headers)
 
 
@@ -92,6 +92,11 @@ def _forged(claims: dict[str, Any], headers: dict[str, Any] | None = None) -> st
         {"sub": "0{id}"},
         {"sub": {"id": 1}},
         {"iat": int(time.time()) + 365 * 86400},  # issued a year from now
+        {"gen": -1},
+        {"gen": "0"},
+        {"gen": True},
+        {"gen": 1},  # a generation the user has not reached
+        {"sid": 5},
     ],
     ids=str,
 )

@@ -15,7 +15,7 @@ from tests.conftest import Account
         ("PUT", "/api/contacts", "GET, POST"),
         ("PUT", "/api/contacts/birthdays", "GET"),
         ("GET", "/api/auth/login", "POST"),
-        ("DELETE", "/api/users/me", "GET"),
+        ("PUT", "/api/users/me", "GET, DELETE"),
     ],
 )
 def test_a_405_lists_every_method_of_the_path(

@@ -99,7 +99,12 @@ def test_some_seeded_birthdays_fall_in_the_next_7_days(
     _, total = on_engine(
         database_url,
         lambda engine: upcoming_birthdays(
-            engine, owner_id=owner.id, today=date.today(), days=7, page=PageQuery(limit=1)
+            engine,
+            owner_id=owner.id,
+            generation=0,
+            today=date.today(),
+            days=7,
+            page=PageQuery(limit=1),
         ),
     )
 

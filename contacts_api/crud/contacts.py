@@ -61,6 +61,11 @@ def is_owner(owner_id: int | BindParameter[int]) -> ColumnElement[bool]:
     return CONTACTS.c.owner_id == owner_id
 
 
+# The user's row, if the token's generation is still theirs: what every read checks.
+MY_ACCOUNT = and_(
+    USERS.c.id == bindparam("owner_id"), USERS.c.token_generation == bindparam("generation")
+)
+
 # The statements every request of their kind runs, built once; values are bound
 # parameters. Building a statement costs more than running it.
 OWNED_CONTACT = (
@@ -69,7 +74,7 @@ OWNED_CONTACT = (
     .outerjoin(
         CONTACTS, and_(is_owner(bindparam("owner_id")), CONTACTS.c.id == bindparam("contact_id"))
     )
-    .where(USERS.c.id == bindparam("owner_id"))
+    .where(MY_ACCOUNT)
 )
 
 
@@ -97,7 +102,7 @@ def paged(*matching: ColumnElement[bool], order: Sequence[ColumnElement[Any]]) -
     return (
         select(count.c.total, *(page.c[column.name] for column in PUBLIC_COLUMNS))
         .select_from(USERS.join(count, true()).outerjoin(page, true()))
-        .where(USERS.c.id == bindparam("owner_id"))
+        .where(MY_ACCOUNT)
         .order_by(*(page.c[key.name] for key in sort_keys))  # a join keeps no order by itself
     )
 
@@ -106,14 +111,16 @@ def paged(*matching: ColumnElement[bool], order: Sequence[ColumnElement[Any]]) -
 LIST = paged(order=LIST_ORDER)
 
 
-async def get_as_owner(engine: AsyncEngine, *, owner_id: int, contact_id: int) -> Row[Any]:
+async def get_as_owner(
+    engine: AsyncEngine, *, owner_id: int, generation: int, contact_id: int
+) -> Row[Any]:
     """The contact, read together with the check that its owner's account still exists.
 
     One query: the user row, joined to the contact when it is theirs. No user row
     means the token outlived its account (`InvalidToken`, a `401`); a user without
     the contact means it is not theirs (`ContactNotFound`, a `404`).
     """
-    params = {"owner_id": owner_id, "contact_id": contact_id}
+    params = {"owner_id": owner_id, "generation": generation, "contact_id": contact_id}
     async with engine.connect() as connection:
         row = (await connection.execute(OWNED_CONTACT, params)).first()
     if row is None:
@@ -161,7 +168,7 @@ async def delete_contact(session: AsyncSession, *, owner_id: int, contact_id: in
 
 
 async def search_contacts(
-    engine: AsyncEngine, *, owner_id: int, search: ContactSearch
+    engine: AsyncEngine, *, owner_id: int, generation: int, search: ContactSearch
 ) -> tuple[Sequence[Row[Any]], int]:
     """A page of the owner's contacts matching every given term, and how many match in all.
 
@@ -176,17 +183,23 @@ async def search_contacts(
         if term:
             terms.append(_contains(key, term))
     query = paged(*terms, order=LIST_ORDER) if terms else LIST
-    return await _page(engine, query, owner_id=owner_id, page=search)
+    return await _page(engine, query, owner_id=owner_id, generation=generation, page=search)
 
 
 async def upcoming_birthdays(
-    engine: AsyncEngine, *, owner_id: int, today: date, days: int, page: PageQuery
+    engine: AsyncEngine,
+    *,
+    owner_id: int,
+    generation: int,
+    today: date,
+    days: int,
+    page: PageQuery,
 ) -> tuple[Sequence[Row[Any]], int]:
     """A page of the owner's contacts whose next birthday is within `days` days of `today`."""
     key = CONTACTS.c.birthday_key
     in_window = or_(*(key.between(low, high) for low, high in birthdays.key_ranges(today, days)))
     query = paged(in_window, order=(birthdays.days_order(key, today), *LIST_ORDER))
-    return await _page(engine, query, owner_id=owner_id, page=page)
+    return await _page(engine, query, owner_id=owner_id, generation=generation, page=page)
 
 
 def _contains(column: ColumnElement[str], term: str) -> ColumnElement[bool]:
@@ -194,11 +207,16 @@ def _contains(column: ColumnElement[str], term: str) -> ColumnElement[bool]:
 
 
 async def _page(
-    engine: AsyncEngine, query: Select[Any], *, owner_id: int, page: PageQuery
+    engine: AsyncEngine, query: Select[Any], *, owner_id: int, generation: int, page: PageQuery
 ) -> tuple[Sequence[Row[Any]], int]:
     """One page of a `paged` query and the count of all matches; `InvalidToken` if the
     account is gone."""
-    params = {"owner_id": owner_id, "limit": page.limit, "offset": page.offset}
+    params = {
+        "owner_id": owner_id,
+        "generation": generation,
+        "limit": page.limit,
+        "offset": page.offset,
+    }
     async with engine.connect() as connection:
         rows = (await connection.execute(query, params)).all()
     if not rows:

@@ -10,41 +10,127 @@ The functions take claims that `security.decode_token` has already verified: thi
 module keeps the server's record of refresh tokens, and never reads a JWT itself.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, exists, update
+from sqlalchemy import Row, delete, exists, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.db import in_transactions, utcnow
-from contacts_api.exceptions import InvalidToken
-from contacts_api.models import RefreshToken, RefreshTokenFamily, TokenPair
+from contacts_api.exceptions import InvalidToken, SessionNotFound
+from contacts_api.models import (
+    USER_AGENT_MAX_LENGTH,
+    RefreshToken,
+    RefreshTokenFamily,
+    TokenPair,
+    User,
+)
 from contacts_api.security import TokenClaims, TokenPolicy, TokenType, create_token, new_token_id
 
+USERS = User.__table__
 
-async def start_family(session: AsyncSession, *, user_id: int, policy: TokenPolicy) -> TokenPair:
-    """A new login: a new family and its first token pair."""
-    family = RefreshTokenFamily(id=new_token_id(), user_id=user_id)
+
+async def start_family(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    generation: int,
+    policy: TokenPolicy,
+    user_agent: str | None = None,
+) -> TokenPair:
+    """A new login: a new family and its first token pair, committed with whatever the
+    session holds already (a password change commits with its new login)."""
+    now = utcnow()
+    family = RefreshTokenFamily(
+        id=new_token_id(),
+        user_id=user_id,
+        created_at=now,
+        last_used_at=now,
+        user_agent=user_agent[:USER_AGENT_MAX_LENGTH] if user_agent else None,
+    )
     session.add(family)
-    pair = _issue_pair(session, family=family, policy=policy)
+    pair = _issue_pair(session, family=family, generation=generation, policy=policy)
     await session.commit()
     return pair
 
 
 async def rotate(session: AsyncSession, *, claims: TokenClaims, policy: TokenPolicy) -> TokenPair:
     """Spend a refresh token and issue the next pair from the same family."""
-    family = await _spend(session, claims=claims)
-    pair = _issue_pair(session, family=family, policy=policy)
+    family, generation = await _spend(session, claims=claims)
+    family.last_used_at = utcnow()
+    pair = _issue_pair(session, family=family, generation=generation, policy=policy)
     await session.commit()
     return pair
 
 
 async def revoke(session: AsyncSession, *, claims: TokenClaims) -> None:
     """Logout: spend the presented token and revoke every token of its family."""
-    family = await _spend(session, claims=claims)
+    family, _ = await _spend(session, claims=claims)
     family.revoked_at = utcnow()
     await session.commit()
+
+
+async def end_every_login(session: AsyncSession, *, user_id: int) -> int:
+    """Revoke every family of the user and move their token generation on: every refresh
+    token and every access token issued so far stops working. Returns the new generation.
+
+    Not committed here: the caller commits it together with what caused it (a new
+    password, a new login for the one who asked).
+    """
+    await session.exec(
+        update(RefreshTokenFamily)
+        .where(
+            col(RefreshTokenFamily.user_id) == user_id, col(RefreshTokenFamily.revoked_at).is_(None)
+        )
+        .values(revoked_at=utcnow())
+    )
+    bumped = await session.exec(
+        update(USERS)
+        .where(USERS.c.id == user_id)
+        .values(token_generation=USERS.c.token_generation + 1)
+        .returning(USERS.c.token_generation)
+    )
+    generation = bumped.scalar_one_or_none()
+    if generation is None:
+        raise InvalidToken
+    return generation
+
+
+async def live_sessions(engine: AsyncEngine, *, user_id: int) -> Sequence[Row[Any]]:
+    """The user's logins that can still be refreshed: not revoked, with a refresh token
+    neither spent nor expired. Newest first."""
+    live_token = exists().where(
+        RefreshToken.family_id == RefreshTokenFamily.id,
+        col(RefreshToken.spent_at).is_(None),
+        col(RefreshToken.expires_at) > utcnow(),
+    )
+    families = RefreshTokenFamily.__table__
+    statement = (
+        select(families.c.id, families.c.created_at, families.c.last_used_at, families.c.user_agent)
+        .where(families.c.user_id == user_id, families.c.revoked_at.is_(None), live_token)
+        .order_by(families.c.created_at.desc())
+    )
+    async with engine.connect() as connection:
+        return (await connection.execute(statement)).all()
+
+
+async def end_session(session: AsyncSession, *, user_id: int, session_id: str) -> None:
+    """Revoke one of the user's logins; `SessionNotFound` if it is not a live one of theirs."""
+    revoked = await session.exec(
+        update(RefreshTokenFamily)
+        .where(
+            col(RefreshTokenFamily.id) == session_id,
+            col(RefreshTokenFamily.user_id) == user_id,
+            col(RefreshTokenFamily.revoked_at).is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    await session.commit()
+    if revoked.rowcount == 0:
+        raise SessionNotFound
 
 
 async def purge_expired(engine: AsyncEngine, *, now: datetime | None = None) -> int:
@@ -66,21 +152,24 @@ async def purge_expired(engine: AsyncEngine, *, now: datetime | None = None) -> 
     return purged.rowcount
 
 
-async def _spend(session: AsyncSession, *, claims: TokenClaims) -> RefreshTokenFamily:
-    """Spend a refresh token, returning its family; a replay revokes the family.
+async def _spend(session: AsyncSession, *, claims: TokenClaims) -> tuple[RefreshTokenFamily, int]:
+    """Spend a refresh token, returning its family and its user's token generation; a
+    replay revokes the family.
 
     Spending is one conditional `UPDATE`, so of two requests racing with the same
     token exactly one wins and the other is treated as the replay it is.
     """
-    family = (
+    found = (
         await session.exec(
-            select(RefreshTokenFamily)
+            select(RefreshTokenFamily, User.token_generation)
             .join(RefreshToken)
+            .join(User)
             .where(RefreshToken.jti == claims.jti, RefreshTokenFamily.user_id == claims.subject)
         )
     ).first()
-    if family is None or family.revoked_at is not None:
+    if found is None or found[0].revoked_at is not None:
         raise InvalidToken
+    family, generation = found
     now = utcnow()
     spent = await session.exec(
         update(RefreshToken)
@@ -91,17 +180,19 @@ async def _spend(session: AsyncSession, *, claims: TokenClaims) -> RefreshTokenF
         family.revoked_at = now
         await session.commit()
         raise InvalidToken
-    return family
+    return family, generation
 
 
 def _issue_pair(
-    session: AsyncSession, *, family: RefreshTokenFamily, policy: TokenPolicy
+    session: AsyncSession, *, family: RefreshTokenFamily, generation: int, policy: TokenPolicy
 ) -> TokenPair:
     access_token, _ = create_token(
         subject=family.user_id,
         token_type=TokenType.ACCESS,
         lifetime=policy.access_lifetime,
         key=policy.key,
+        generation=generation,
+        session_id=family.id,
     )
     refresh_token, claims = create_token(
         subject=family.user_id,

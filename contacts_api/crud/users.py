@@ -6,25 +6,35 @@ through the request's session.
 
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api.exceptions import EmailAlreadyRegistered, InvalidCredentials, InvalidToken
-from contacts_api.models import User, UserCreate, UserPublic
+from contacts_api.crud import tokens
+from contacts_api.exceptions import (
+    EmailAlreadyRegistered,
+    InvalidCredentials,
+    InvalidToken,
+    WrongPassword,
+)
+from contacts_api.models import TokenPair, User, UserCreate, UserPublic
 from contacts_api.rules import normalize_email
-from contacts_api.security import PasswordHasher
+from contacts_api.security import PasswordHasher, TokenPolicy
 
 USERS = User.__table__
 # Built once: every authenticated request runs it, and building a statement costs
 # more than running it; values arrive as bound parameters. Reads name the table's
 # columns rather than the class's attributes: rows come back as plain rows, without
 # the ORM's machinery for turning them into objects (see `models.public`).
+# A token's user, as long as the token is of the user's current generation.
 CURRENT_USER = select(*(USERS.c[name] for name in UserPublic.model_fields)).where(
-    USERS.c.id == bindparam("user_id")
+    USERS.c.id == bindparam("user_id"), USERS.c.token_generation == bindparam("generation")
 )
-CREDENTIALS = select(USERS.c.id, USERS.c.hashed_password).where(USERS.c.email == bindparam("email"))
+CREDENTIALS = select(USERS.c.id, USERS.c.hashed_password, USERS.c.token_generation).where(
+    USERS.c.email == bindparam("email")
+)
+PASSWORD_OF = select(USERS.c.hashed_password).where(USERS.c.id == bindparam("user_id"))
 
 
 async def create_user(session: AsyncSession, *, data: UserCreate, hasher: PasswordHasher) -> User:
@@ -39,10 +49,12 @@ async def create_user(session: AsyncSession, *, data: UserCreate, hasher: Passwo
     return user
 
 
-async def get_current(engine: AsyncEngine, user_id: int) -> Row[Any]:
-    """The public columns of the user a valid token names; `InvalidToken` if they are gone."""
+async def get_current(engine: AsyncEngine, *, user_id: int, generation: int) -> Row[Any]:
+    """The public columns of the user a valid token names; `InvalidToken` if they are gone,
+    or if the token is of an earlier generation (every login ended since it was issued)."""
+    params = {"user_id": user_id, "generation": generation}
     async with engine.connect() as connection:
-        user = (await connection.execute(CURRENT_USER, {"user_id": user_id})).first()
+        user = (await connection.execute(CURRENT_USER, params)).first()
     if user is None:
         raise InvalidToken
     return user
@@ -50,8 +62,9 @@ async def get_current(engine: AsyncEngine, user_id: int) -> Row[Any]:
 
 async def authenticate(
     engine: AsyncEngine, *, email: str, password: str, hasher: PasswordHasher
-) -> int:
-    """The id of the user these credentials open, or `InvalidCredentials`, whichever is wrong.
+) -> tuple[int, int]:
+    """The id and token generation of the user these credentials open, or
+    `InvalidCredentials`, whichever is wrong.
 
     The connection goes back to the pool before the hash is checked, so none sits idle
     for bcrypt's quarter of a second while other requests wait for one. A login that
@@ -63,4 +76,43 @@ async def authenticate(
         found = (await connection.execute(CREDENTIALS, params)).first()
     if not await hasher.verify(password, found.hashed_password if found else None) or not found:
         raise InvalidCredentials
-    return found.id
+    return found.id, found.token_generation
+
+
+async def confirm_password(
+    engine: AsyncEngine, *, user_id: int, password: str, hasher: PasswordHasher
+) -> None:
+    """`WrongPassword` unless `password` is the user's: asked again before a serious change,
+    so that a stolen access token alone can neither lock the owner out nor delete them."""
+    async with engine.connect() as connection:
+        hashed = (await connection.execute(PASSWORD_OF, {"user_id": user_id})).scalar()
+    if hashed is None:
+        raise InvalidToken
+    if not await hasher.verify(password, hashed):
+        raise WrongPassword
+
+
+async def change_password(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    new_password: str,
+    hasher: PasswordHasher,
+    policy: TokenPolicy,
+    user_agent: str | None,
+) -> TokenPair:
+    """Store the new password, end every login (tokens issued before stop working), and
+    start a new one for the caller: one transaction."""
+    hashed = await hasher.hash(new_password)
+    await session.exec(update(USERS).where(USERS.c.id == user_id).values(hashed_password=hashed))
+    generation = await tokens.end_every_login(session, user_id=user_id)
+    return await tokens.start_family(
+        session, user_id=user_id, generation=generation, policy=policy, user_agent=user_agent
+    )
+
+
+async def delete_account(session: AsyncSession, *, user_id: int) -> None:
+    """Delete the user; their contacts and logins go with them (`ON DELETE CASCADE`), and
+    their email is free to sign up again."""
+    await session.exec(delete(USERS).where(USERS.c.id == user_id))
+    await session.commit()

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request, status
 from contacts_api.crud import tokens, users
 from contacts_api.deps import (
     Credentials,
+    CurrentUser,
     EngineDep,
     PasswordHasherDep,
     RateLimiterDep,
@@ -121,10 +122,16 @@ async def log_in(
     """The login both routes make: check the credentials, start a family of tokens."""
     account = normalize_email(credentials.email)
     async with limiter.login_attempt(address=_client(request), account=account):
-        user_id = await users.authenticate(
+        user_id, generation = await users.authenticate(
             engine, email=credentials.email, password=credentials.password, hasher=hasher
         )
-    return await tokens.start_family(session, user_id=user_id, policy=policy)
+    return await tokens.start_family(
+        session,
+        user_id=user_id,
+        generation=generation,
+        policy=policy,
+        user_agent=request.headers.get("user-agent"),
+    )
 
 
 LoggedIn = Annotated[TokenPair, Depends(log_in)]
@@ -176,3 +183,14 @@ async def refresh(
 )
 async def logout(claims: RefreshClaims, session: TransactionDep) -> None:
     await tokens.revoke(session, claims=claims)
+
+
+@router.post(
+    "/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Log out everywhere: every login of yours ends, and every token issued so far",
+    responses=UNAUTHORIZED,
+)
+async def logout_all(user: CurrentUser, session: TransactionDep) -> None:
+    await tokens.end_every_login(session, user_id=user.id)
+    await session.commit()

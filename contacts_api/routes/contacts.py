@@ -9,11 +9,11 @@ from sqlalchemy import Row
 from contacts_api import birthdays
 from contacts_api.crud import contacts
 from contacts_api.deps import (
+    AccessClaims,
     ContactId,
     CurrentUser,
     EngineDep,
     OwnedContact,
-    OwnerId,
     SessionDep,
     TodayDep,
     ValidChanges,
@@ -55,9 +55,11 @@ async def create_contact(
 
 @router.get("", summary="List or search your contacts")
 async def list_contacts(
-    search: Annotated[ContactSearch, Query()], owner_id: OwnerId, engine: EngineDep
+    search: Annotated[ContactSearch, Query()], claims: AccessClaims, engine: EngineDep
 ) -> ContactPage:
-    rows, total = await contacts.search_contacts(engine, owner_id=owner_id, search=search)
+    rows, total = await contacts.search_contacts(
+        engine, owner_id=claims.subject, generation=claims.generation, search=search
+    )
     return ContactPage.of([public(ContactPublic, row) for row in rows], total=total, query=search)
 
 
@@ -65,12 +67,17 @@ async def list_contacts(
 @router.get("/birthdays", summary="Your contacts with a birthday in the next N days")
 async def upcoming_birthdays(
     query: Annotated[BirthdayQuery, Query()],
-    owner_id: OwnerId,
+    claims: AccessClaims,
     engine: EngineDep,
     today: TodayDep,
 ) -> BirthdayPage:
     rows, total = await contacts.upcoming_birthdays(
-        engine, owner_id=owner_id, today=today, days=query.days, page=query
+        engine,
+        owner_id=claims.subject,
+        generation=claims.generation,
+        today=today,
+        days=query.days,
+        page=query,
     )
     return BirthdayPage.of(
         [_with_next_birthday(row, today) for row in rows], total=total, query=query

@@ -1,14 +1,100 @@
-"""The signed-in user's own account."""
+"""The signed-in user's own account: who they are, their logins, their password, leaving."""
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from contacts_api.deps import CurrentUser
-from contacts_api.models import UserPublic
-from contacts_api.routes.responses import UNAUTHORIZED
+from fastapi import APIRouter, Path, Request, status
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+from contacts_api.crud import tokens, users
+from contacts_api.deps import (
+    AccessClaims,
+    CurrentUser,
+    EngineDep,
+    PasswordHasherDep,
+    SessionDep,
+    TokenPolicyDep,
+    TransactionDep,
+)
+from contacts_api.models import (
+    ErrorMessage,
+    PasswordChange,
+    PasswordConfirmation,
+    SessionPublic,
+    TokenPair,
+    UserPublic,
+    public,
+)
+from contacts_api.routes.responses import BUSY, UNAUTHORIZED
+
+router = APIRouter(prefix="/api/users", tags=["users"], responses=UNAUTHORIZED)
+
+# A login's id, as the sessions list shows it: 32 hexadecimal digits.
+SessionId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
+WRONG_PASSWORD = {403: {"model": ErrorMessage, "description": "The password given is wrong"}}
+SESSION_NOT_FOUND = {404: {"model": ErrorMessage, "description": "No such live login of yours"}}
 
 
-@router.get("/me", summary="The signed-in user", responses=UNAUTHORIZED)
+@router.get("/me", summary="The signed-in user")
 async def read_me(user: CurrentUser) -> UserPublic:
     return user
+
+
+@router.post(
+    "/me/password",
+    summary="Change your password: every other login ends; you get a new pair of tokens",
+    responses=WRONG_PASSWORD | BUSY,
+)
+async def change_password(
+    request: Request,
+    data: PasswordChange,
+    user: CurrentUser,
+    engine: EngineDep,
+    session: TransactionDep,
+    hasher: PasswordHasherDep,
+    policy: TokenPolicyDep,
+) -> TokenPair:
+    await users.confirm_password(
+        engine, user_id=user.id, password=data.current_password, hasher=hasher
+    )
+    return await users.change_password(
+        session,
+        user_id=user.id,
+        new_password=data.new_password,
+        hasher=hasher,
+        policy=policy,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+@router.get("/me/sessions", summary="Your live logins; `current` marks this one")
+async def list_sessions(
+    claims: AccessClaims, user: CurrentUser, engine: EngineDep
+) -> list[SessionPublic]:
+    rows = await tokens.live_sessions(engine, user_id=user.id)
+    return [public(SessionPublic, row, current=row.id == claims.session_id) for row in rows]
+
+
+@router.delete(
+    "/me/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End one of your logins: its refresh tokens stop working",
+    responses=SESSION_NOT_FOUND,
+)
+async def end_session(session_id: SessionId, user: CurrentUser, session: SessionDep) -> None:
+    await tokens.end_session(session, user_id=user.id, session_id=session_id)
+
+
+@router.delete(
+    "/me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete your account, your contacts and your logins, for good",
+    responses=WRONG_PASSWORD | BUSY,
+)
+async def delete_me(
+    data: PasswordConfirmation,
+    user: CurrentUser,
+    engine: EngineDep,
+    session: SessionDep,
+    hasher: PasswordHasherDep,
+) -> None:
+    await users.confirm_password(engine, user_id=user.id, password=data.password, hasher=hasher)
+    await users.delete_account(session, user_id=user.id)
