@@ -130,14 +130,12 @@ def create_app_engine(raw_url: str, *, timeout: float) -> AsyncEngine:
         return engine
 
     server_options = f"-c statement_timeout={int(timeout * 1000)}"
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     async def connect() -> psycopg.AsyncConnection[Any]:
         try:
             async with asyncio.timeout(timeout):
-                connection = await BoundedConnection.connect(
-                    url.render_as_string(hide_password=False).replace("+psycopg", ""),
-                    options=server_options,
-                )
+                connection = await BoundedConnection.connect(conninfo, options=server_options)
         except TimeoutError:
             raise psycopg.errors.ConnectionTimeout(
                 f"no connection to the database within {timeout:g} s"
