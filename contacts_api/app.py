@@ -45,6 +45,7 @@ from contacts_api.logs import flush_logs
 from contacts_api.middleware import (
     REQUEST_ID_HEADER,
     JsonBodiesOnly,
+    KnownHostsOnly,
     RequestContextMiddleware,
     printable,
 )
@@ -156,6 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Location", REQUEST_ID_HEADER],
         )
     app.add_middleware(JsonBodiesOnly)
+    if settings.allowed_hosts:
+        app.add_middleware(KnownHostsOnly, hosts=settings.allowed_hosts)
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -108,6 +108,8 @@ class Settings(DatabaseSettings):
     )
     database_timeout_seconds: float = Field(default=5, gt=0, le=600)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Host names the service answers to (comma-separated); any other `Host` gets `400`.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     rate_limit_enabled: bool = True
     rate_limit_signup: str = "5/minute"  # per client address
@@ -142,7 +144,7 @@ class Settings(DatabaseSettings):
             Limit.REFRESH: parse_limit(self.rate_limit_refresh),
         }
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         """`CORS_ORIGINS=https://a.example,https://b.example`, as people write it."""

@@ -125,6 +125,29 @@ class JsonBodiesOnly:
         await self.app(scope, receive, send)
 
 
+UNKNOWN_HOST = json.dumps({"detail": "Unknown host"}).encode()
+
+
+class KnownHostsOnly:
+    """`400` for a request whose `Host` is none of `hosts` (the `ALLOWED_HOSTS` setting).
+
+    Installed only when the setting names hosts; no response is ever built from the
+    `Host` header either way (no redirects), this only narrows what is answered at all.
+    """
+
+    def __init__(self, app: ASGIApp, hosts: list[str]) -> None:
+        self.app = app
+        self.hosts = frozenset(host.lower() for host in hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = _header(scope, b"host").rsplit(":", 1)[0].lower()
+            if host not in self.hosts:
+                await _answer(send, 400, UNKNOWN_HOST)
+                return
+        await self.app(scope, receive, send)
+
+
 def _header(scope: Scope, name: bytes) -> str:
     return next((v.decode("latin-1") for k, v in scope["headers"] if k == name), "")
 

@@ -5,7 +5,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Account
+from contacts_api.app import create_app
+from tests.conftest import Account, make_settings
 
 
 @pytest.mark.parametrize(
@@ -124,3 +125,18 @@ def test_a_json_type_with_a_charset_is_json(client: TestClient, account: Account
     )
 
     assert response.status_code == 200
+
+
+@pytest.mark.usefixtures("db")
+def test_allowed_hosts_refuse_any_other_host_with_400(database_url: str) -> None:
+    settings = make_settings(database_url, allowed_hosts=["api.example.com"])
+    with TestClient(create_app(settings), base_url="http://api.example.com") as client:
+        allowed = client.get("/api/health")
+        refused = client.get("/api/health", headers={"Host": "evil.example"})
+
+    assert (allowed.status_code, refused.status_code) == (200, 400)
+    assert refused.json() == {"detail": "Unknown host"}
+
+
+def test_any_host_is_answered_by_default(client: TestClient) -> None:
+    assert client.get("/api/health", headers={"Host": "anything.example"}).status_code == 200
