@@ -1,7 +1,11 @@
-"""What every response gets: a request id, `nosniff`, caching and framing rules, a log line.
+"""The service's own middleware: what every response gets, and what is refused early.
 
-A plain ASGI middleware rather than Starlette's `BaseHTTPMiddleware`, which would
-buffer each response and run the app in a separate task.
+Every response gets a request id, `nosniff`, caching and framing rules, and one log
+line (`RequestContextMiddleware`); a body that is not JSON (`JsonBodiesOnly`) and, when
+`ALLOWED_HOSTS` is set, an unknown host (`KnownHostsOnly`) are refused before the app.
+
+Plain ASGI middleware rather than Starlette's `BaseHTTPMiddleware`, which would buffer
+each response and run the app in a separate task.
 """
 
 import json
@@ -46,7 +50,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        sent = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        sent = _header(scope, b"x-request-id")
         request_id = sent if CLIENT_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         path = scope["path"]
