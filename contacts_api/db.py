@@ -53,11 +53,9 @@ def database_url(raw: str) -> URL:
 
 
 def database_problem(raw_url: str, error: Exception) -> str:
-    """One line that says what is wrong with `DATABASE_URL`, its password hidden."""
-    try:
-        where = database_url(raw_url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "DATABASE_URL is not a database URL (e.g. postgresql://user:pass@host/db)"
+    """One line that says what is wrong with `DATABASE_URL` (already read as a URL by the
+    settings), its password hidden."""
+    where = database_url(raw_url).render_as_string(hide_password=True)
     if isinstance(error, NoSuchModuleError | ArgumentError):
         return f"DATABASE_URL names no database this service knows: {where}"
     reason = str(getattr(error, "orig", error)).strip().splitlines()[0]

@@ -223,3 +223,22 @@ def test_a_wrong_password_deletes_nothing(client: TestClient, account: Account) 
 
     assert delete_me(client, account, "not my password") == 403
     assert client.get("/api/contacts", headers=account.headers).json()["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/users/me/password", {"current_password": "x", "new_password": "y" * 8}),
+        ("GET", "/api/users/me/sessions", None),
+        ("DELETE", f"/api/users/me/sessions/{'0' * 32}", None),
+        ("DELETE", "/api/users/me", {"password": "x"}),
+        ("POST", "/api/auth/logout-all", None),
+    ],
+)
+def test_every_account_route_needs_a_bearer_token(
+    client: TestClient, method: str, path: str, body: dict | None
+) -> None:
+    response = client.request(method, path, json=body)
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"

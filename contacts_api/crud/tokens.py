@@ -99,6 +99,12 @@ async def end_every_login(session: AsyncSession, *, user_id: int) -> int:
     return generation
 
 
+async def log_out_everywhere(session: AsyncSession, *, user_id: int) -> None:
+    """End every login of the user, and every access token issued so far."""
+    await end_every_login(session, user_id=user_id)
+    await session.commit()
+
+
 async def live_sessions(engine: AsyncEngine, *, user_id: int) -> Sequence[Row[Any]]:
     """The user's logins that can still be refreshed: not revoked, with a refresh token
     neither spent nor expired. Newest first."""

@@ -67,10 +67,8 @@ async def authenticate(
     `InvalidCredentials`, whichever is wrong.
 
     The connection goes back to the pool before the hash is checked, so none sits idle
-    for bcrypt's quarter of a second while other requests wait for one. A login that
-    the hasher would refuse (`HashingBusy`) is refused before it reads anything.
+    for bcrypt's quarter of a second while other requests wait for one.
     """
-    hasher.refuse_if_busy()
     async with engine.connect() as connection:
         params = {"email": normalize_email(email)}
         found = (await connection.execute(CREDENTIALS, params)).first()

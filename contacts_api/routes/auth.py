@@ -192,5 +192,4 @@ async def logout(claims: RefreshClaims, session: TransactionDep) -> None:
     responses=UNAUTHORIZED,
 )
 async def logout_all(user: CurrentUser, session: TransactionDep) -> None:
-    await tokens.end_every_login(session, user_id=user.id)
-    await session.commit()
+    await tokens.log_out_everywhere(session, user_id=user.id)
