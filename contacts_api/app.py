@@ -9,6 +9,7 @@ import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request, Response, status
@@ -26,13 +27,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contacts_api.config import Settings
 from contacts_api.db import create_app_engine, in_transactions, is_missing_table
+from contacts_api.emails import AccountMail
 from contacts_api.exceptions import (
     ContactEmailTaken,
     ContactNotFound,
     DomainError,
     EmailAlreadyRegistered,
+    EmailAlreadyVerified,
+    EmailNotVerified,
     HashingBusy,
     InvalidCredentials,
+    InvalidLink,
     InvalidToken,
     RateLimited,
     RateLimitStorageUnavailable,
@@ -50,8 +55,9 @@ from contacts_api.middleware import (
     printable,
 )
 from contacts_api.migrations import head_revision
+from contacts_api.models import LinkPurpose
 from contacts_api.ratelimit import RateLimiter
-from contacts_api.routes import auth, contacts, health, users
+from contacts_api.routes import auth, contacts, health, pages, users
 from contacts_api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE
 from contacts_api.security import PasswordHasher
 
@@ -69,6 +75,9 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str]]] = {
     ContactNotFound: (status.HTTP_404_NOT_FOUND, {}),
     SessionNotFound: (status.HTTP_404_NOT_FOUND, {}),
     WrongPassword: (status.HTTP_403_FORBIDDEN, {}),
+    EmailNotVerified: (status.HTTP_403_FORBIDDEN, {}),
+    EmailAlreadyVerified: (status.HTTP_409_CONFLICT, {}),
+    InvalidLink: (status.HTTP_400_BAD_REQUEST, {}),
     InvalidCredentials: (status.HTTP_401_UNAUTHORIZED, BEARER_CHALLENGE),
     InvalidToken: (status.HTTP_401_UNAUTHORIZED, BEARER_CHALLENGE),
     RateLimited: (status.HTTP_429_TOO_MANY_REQUESTS, {}),
@@ -78,7 +87,9 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str]]] = {
 }
 # Never echoed back in a 422's `input`: the client sent them, but a response may be
 # logged or cached on the way, and a secret has no business there.
-SECRET_FIELDS = frozenset({"password", "refresh_token", "current_password", "new_password"})
+SECRET_FIELDS = frozenset(
+    {"password", "refresh_token", "current_password", "new_password", "token"}
+)
 UNAVAILABLE = "Database unavailable, try again shortly"
 METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -124,6 +135,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         queue_limit=settings.hashing_queue_limit,
     )
     app.state.token_policy = settings.token_policy()
+    app.state.account_mail = AccountMail(
+        engine=app.state.engine,
+        mailer=settings.mailer(),
+        public_url=settings.public_url,
+        lifetimes={
+            LinkPurpose.PASSWORD_RESET: timedelta(minutes=settings.password_reset_expire_minutes),
+            LinkPurpose.EMAIL_VERIFICATION: timedelta(
+                hours=settings.email_verification_expire_hours
+            ),
+        },
+    )
     app.state.rate_limiter = RateLimiter(
         limits=settings.rate_limits(),
         enabled=settings.rate_limit_enabled,
@@ -136,11 +158,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     app.add_exception_handler(StorageError, _rate_limit_storage_unavailable)
 
-    for module in (health, auth, users, contacts):
+    for module in (health, auth, users, contacts, pages):
         app.include_router(module.router)
     app.state.route_methods = [
         (route.path_regex, route.methods)
-        for module in (health, auth, users, contacts)
+        for module in (health, auth, users, contacts, pages)
         for route in module.router.routes
         if isinstance(route, APIRoute)
     ]

@@ -8,8 +8,10 @@ import os
 import secrets
 import sys
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -19,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from contacts_api.mail import Mailer, SmtpSecurity, SmtpServer
 from contacts_api.ratelimit import Limit, parse_limit
 from contacts_api.security import TokenPolicy
 
@@ -85,6 +88,11 @@ def _secret_key_default(data: dict[str, Any]) -> SecretStr:
     return SecretStr(load_or_create_secret_key(data["database_url"]))
 
 
+def _browsable(host: str) -> str:
+    """The host a browser on this machine reaches a server listening on `host` at."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+
+
 def _spare_cpus() -> int:
     """All CPUs but one, so that password hashing always leaves one for everything else."""
     return max(1, (os.cpu_count() or 1) - 1)
@@ -116,17 +124,50 @@ class Settings(DatabaseSettings):
     rate_limit_login: str = "10/minute"  # wrong passwords, per client address
     rate_limit_login_account: str = "5/minute"  # wrong passwords, per account and address
     rate_limit_refresh: str = "30/minute"  # per client address
+    rate_limit_password_reset: str = "5/hour"  # noqa: S105 (requests, per client address)
+    rate_limit_password_reset_email: str = "3/hour"  # noqa: S105 (requests, per email)
+    rate_limit_verification_resend: str = "3/hour"  # new verification messages, per account
     redis_url: str | None = None
     # Proxies whose X-Forwarded-For/-Proto are believed (comma-separated; `*`: any).
     forwarded_allow_ips: str = ""
     # `WARNING` drops the access line of every request; `DEBUG` adds nothing of ours.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Mail. No SMTP_HOST: messages are only written to the outbox folder.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    mail_from: str = "contacts_api <no-reply@localhost>"
+    mail_outbox_dir: Path = Field(
+        default_factory=lambda data: data_dir(data["database_url"]) / "outbox"
+    )
+    # Where the service is reached from a browser: the links in messages start with it.
+    public_url: str = Field(
+        default_factory=lambda data: f"http://{_browsable(data['host'])}:{data['port']}"
+    )
+    password_reset_expire_minutes: int = Field(default=30, gt=0)
+    email_verification_expire_hours: int = Field(default=48, gt=0)
+    require_verified_email: bool = False
 
     @property
     def public_docs_url(self) -> str:
         """Where `python -m contacts_api` serves Swagger UI with these settings."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
-        return f"http://{host}:{self.port}/docs"
+        return f"http://{_browsable(self.host)}:{self.port}/docs"
+
+    def mailer(self) -> Mailer:
+        smtp = (
+            SmtpServer(
+                host=self.smtp_host,
+                port=self.smtp_port,
+                security=self.smtp_security,
+                username=self.smtp_username,
+                password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+            )
+            if self.smtp_host
+            else None
+        )
+        return Mailer(sender=self.mail_from, outbox=self.mail_outbox_dir, smtp=smtp)
 
     def token_policy(self) -> TokenPolicy:
         return TokenPolicy(
@@ -142,6 +183,9 @@ class Settings(DatabaseSettings):
             Limit.LOGIN_FAILURES: parse_limit(self.rate_limit_login),
             Limit.ACCOUNT_LOGIN_FAILURES: parse_limit(self.rate_limit_login_account),
             Limit.REFRESH: parse_limit(self.rate_limit_refresh),
+            Limit.PASSWORD_RESET: parse_limit(self.rate_limit_password_reset),
+            Limit.PASSWORD_RESET_EMAIL: parse_limit(self.rate_limit_password_reset_email),
+            Limit.VERIFICATION_RESEND: parse_limit(self.rate_limit_verification_resend),
         }
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
@@ -167,12 +211,35 @@ class Settings(DatabaseSettings):
         return value
 
     @field_validator(
-        "rate_limit_signup", "rate_limit_login", "rate_limit_login_account", "rate_limit_refresh"
+        "rate_limit_signup",
+        "rate_limit_login",
+        "rate_limit_login_account",
+        "rate_limit_refresh",
+        "rate_limit_password_reset",
+        "rate_limit_password_reset_email",
+        "rate_limit_verification_resend",
     )
     @classmethod
     def _readable_limit(cls, value: str) -> str:
         parse_limit(value)  # raises ValueError, naming what it could not read
         return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        _, address = parseaddr(value)
+        if "@" not in address:
+            raise ValueError("not an email address (e.g. contacts <no-reply@example.com>)")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _a_site(cls, value: str) -> str:
+        """An `http(s)://host[:port][/path]` the links are built on, without a final `/`."""
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError("not a site address (e.g. https://contacts.example.com)")
+        return value.rstrip("/")
 
     @field_validator("phone_region")
     @classmethod

@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.config import Settings
 from contacts_api.crud import contacts, users
+from contacts_api.emails import AccountMail
 from contacts_api.models import (
     MAX_ID,
     ContactCreate,
@@ -100,6 +101,10 @@ async def get_token_policy(request: Request) -> TokenPolicy:
     return request.app.state.token_policy
 
 
+async def get_account_mail(request: Request) -> AccountMail:
+    return request.app.state.account_mail
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
@@ -107,6 +112,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TransactionDep = Annotated[AsyncSession, Depends(get_transaction)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 TokenPolicyDep = Annotated[TokenPolicy, Depends(get_token_policy)]
+AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]
 
 
 async def get_access_claims(

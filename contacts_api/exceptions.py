@@ -38,6 +38,25 @@ class SessionNotFound(DomainError):
     message = "Session not found"
 
 
+class InvalidLink(DomainError):
+    """A mailed link's token that is unknown, expired or already used."""
+
+    message = "This link is unknown, has expired or was already used: ask for a new one"
+
+
+class EmailNotVerified(DomainError):
+    """A login refused while `REQUIRE_VERIFIED_EMAIL` is on and the email is unverified."""
+
+    message = (
+        "Verify your email first: open the link we mailed you. Lost it? Ask for a password"
+        " reset (POST /api/auth/password-reset): its link verifies the email too"
+    )
+
+
+class EmailAlreadyVerified(DomainError):
+    message = "Your email is already verified"
+
+
 class ContactNotFound(DomainError):
     """No such contact among the current user's: someone else's is not found either."""
 

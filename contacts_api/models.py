@@ -7,6 +7,7 @@ such as `hashed_password` can never reach a response by accident.
 
 import re
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import (
@@ -18,7 +19,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
-from sqlalchemy import ForeignKey, Index, SmallInteger, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, UniqueConstraint, text
 from sqlmodel import Column, Field, Relationship, SQLModel
 
 from contacts_api.db import UTCDateTime, utcnow
@@ -94,12 +95,17 @@ class User(UserBase, table=True):
     # Every access token carries the generation it was issued in; ending every login
     # (logout everywhere, a new password) moves it on, and the older tokens stop working.
     token_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Set once the owner follows a link mailed to the address (verification or reset).
+    email_verified: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
 
 
 class UserPublic(UserBase):
     id: int
     email: str
     created_at: datetime
+    email_verified: bool = Field(
+        description="Whether the owner has followed a link mailed to this address"
+    )
 
 
 # --- Tokens -----------------------------------------------------------------
@@ -163,6 +169,56 @@ class PasswordChange(SQLModel):
 
 class PasswordConfirmation(SQLModel):
     password: PlainText = Field(max_length=1024)
+
+
+# A token from a mailed link, as a client sends it back: any text, so that a wrong one
+# is the `400` of an unknown token rather than a `422`.
+MailedToken = Annotated[str, StringConstraints(max_length=512, pattern=NO_NUL)]
+
+
+class PasswordResetRequest(SQLModel):
+    email: EmailStr = Field(max_length=EMAIL_MAX_LENGTH)
+
+
+class PasswordResetConfirm(SQLModel):
+    token: MailedToken
+    new_password: NewPassword
+
+
+class EmailVerification(SQLModel):
+    token: MailedToken
+
+
+class Accepted(SQLModel):
+    """The body of a `202`: what happens next, said the same way whatever the case."""
+
+    detail: str
+
+
+class LinkPurpose(StrEnum):
+    PASSWORD_RESET = "password-reset"  # noqa: S105 (a name)
+    EMAIL_VERIFICATION = "email-verification"
+
+
+class LinkToken(SQLModel, table=True):
+    """A single-use token mailed in a link (password reset, email verification).
+
+    Only its SHA-256 is kept: the database alone, leaked or read by a colleague, opens
+    no account. The token is 256 random bits, so a fast hash is enough (bcrypt is for
+    passwords people choose). `used_at` is set by the one conditional `UPDATE` that
+    spends it, so a link works once, however many times it is opened at once.
+    """
+
+    __tablename__ = "link_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(
+        sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    purpose: LinkPurpose = Field(sa_type=String(32))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp_column())
+    expires_at: datetime = Field(sa_column=_timestamp_column(index=True))
+    used_at: datetime | None = Field(default=None, sa_column=_timestamp_column(nullable=True))
 
 
 class RefreshToken(SQLModel, table=True):

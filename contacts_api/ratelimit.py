@@ -1,4 +1,5 @@
-"""Rate limits for sign-up, login and refresh, with the maintained `limits` library.
+"""Rate limits for sign-up, login, refresh and the messages an account can ask for,
+with the maintained `limits` library.
 
 Each limit is a moving window ("10/minute": at most 10 hits in any 60 seconds) kept
 per key, such as a client address. The counts live in process memory by default;
@@ -29,6 +30,9 @@ class Limit(StrEnum):
     LOGIN_FAILURES = "login-failures"  # wrong passwords, per address
     ACCOUNT_LOGIN_FAILURES = "account-login-failures"  # wrong passwords, per account + address
     REFRESH = "refresh"  # refreshes, per address
+    PASSWORD_RESET = "password-reset"  # noqa: S105 (reset requests, per address)
+    PASSWORD_RESET_EMAIL = "password-reset-email"  # noqa: S105 (per email asked for)
+    VERIFICATION_RESEND = "verification-resend"  # new verification messages, per account
 
 
 def parse_limit(text: str) -> RateLimitItem:

@@ -1,11 +1,14 @@
-"""Password hashing and JSON Web Tokens: the only module that imports passlib or jose.
+"""Password hashing, JSON Web Tokens and the tokens of mailed links.
 
-Keeping both here means either library could be swapped in one place.
+The only module that imports passlib or jose: either library could be swapped in
+one place.
 """
 
 import asyncio
+import hashlib
 import os
 import re
+import secrets
 import sys
 import threading
 import unicodedata
@@ -176,6 +179,17 @@ def _session_id(value: object) -> str | None:
     if value is not None and not isinstance(value, str):
         raise ValueError("not a session id")
     return value
+
+
+def new_link_token() -> str:
+    """A token for a mailed link: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def link_token_hash(token: str) -> str:
+    """What is stored of a link token: its SHA-256, in hex. (A real token is ASCII;
+    anything else a client sends only needs to hash to no token at all.)"""
+    return hashlib.sha256(token.encode(errors="replace")).hexdigest()
 
 
 def new_token_id() -> str:

@@ -6,8 +6,10 @@ may empty (it is migrated to head at the start and its rows deleted before each 
 
 import asyncio
 import os
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -33,6 +35,9 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 TEST_PASSWORD = "correct horse battery"
+# Where the suite's messages go unless a test names a folder of its own: never into the
+# checkout's `data/outbox` (on PostgreSQL the data folder is the working directory's).
+SUITE_OUTBOX = Path(tempfile.mkdtemp(prefix="contacts-api-outbox-"))
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -155,6 +160,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "secret_key": SecretStr(TEST_SECRET_KEY),
         "bcrypt_rounds": 4,
         "rate_limit_enabled": False,
+        "mail_outbox_dir": SUITE_OUTBOX,
     }
     return Settings(_env_file=None, **(values | overrides))
 

@@ -19,7 +19,7 @@ def test_me_returns_the_current_user(client: TestClient, account: Account) -> No
     assert response.status_code == 200
     assert response.json()["id"] == account.id
     assert response.json()["email"] == account.email
-    assert set(response.json()) == {"id", "email", "created_at"}
+    assert set(response.json()) == {"id", "email", "created_at", "email_verified"}
 
 
 def assert_refused(client: TestClient, headers: dict[str, str]) -> None:

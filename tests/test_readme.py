@@ -45,11 +45,16 @@ def test_every_script_answers_help(script: str) -> None:
 
 
 def test_the_curl_walk_throughs_run_as_written(tmp_path: Path) -> None:
-    """The accounts and contacts walk-throughs, in order, against a fresh service."""
-    accounts = next(block for block in SHELL_BLOCKS if "API=http://127.0.0.1:8000/api" in block)
+    """The accounts, contacts and mail walk-throughs, in order, against a fresh service."""
+    accounts = next(block for block in SHELL_BLOCKS if "/auth/signup" in block)
     contacts = next(block for block in SHELL_BLOCKS if 'AUTH="Authorization' in block)
+    mail = next(block for block in SHELL_BLOCKS if "OUTBOX=data/outbox" in block)
     with one_command_run(tmp_path, BCRYPT_ROUNDS="4") as (_, base_url):
-        script = (accounts + contacts).replace("http://127.0.0.1:8000", base_url)
+        script = (
+            (accounts + contacts + mail)
+            .replace("http://127.0.0.1:8000", base_url)
+            .replace("OUTBOX=data/outbox", f"OUTBOX={tmp_path / 'data' / 'outbox'}")
+        )
         result = subprocess.run(
             [BASH, "-euo", "pipefail", "-c", f"cd {REPO}\n{script}"],
             cwd=tmp_path,
@@ -63,3 +68,5 @@ def test_the_curl_walk_throughs_run_as_written(tmp_path: Path) -> None:
     assert '"first_name":"Олена"' in result.stdout  # found by the Cyrillic search
     assert "HTTP/1.1 204" in result.stdout  # the contact, deleted through its Location
     assert "Invalid HTTP request" not in result.stdout
+    assert result.stdout.count("HTTP/1.1 204") == 4  # logout, delete, reset, verification
+    assert '"email_verified":true' in result.stdout

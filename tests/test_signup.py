@@ -19,8 +19,9 @@ def test_signup_returns_201_with_the_user(client: TestClient) -> None:
     result = signup(client, "ada@example.com")
 
     assert result["status"] == 201
-    assert set(result["body"]) == {"id", "email", "created_at"}
+    assert set(result["body"]) == {"id", "email", "created_at", "email_verified"}
     assert result["body"]["email"] == "ada@example.com"
+    assert result["body"]["email_verified"] is False
 
 
 def test_signup_response_carries_no_password_or_hash(client: TestClient) -> None:

@@ -1,4 +1,4 @@
-"""Users: sign-up, look-up and authentication.
+"""Users: sign-up, look-up, authentication, and the changes an account goes through.
 
 Reads borrow a connection from the engine for their one statement; sign-up goes
 through the request's session.
@@ -11,14 +11,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api.crud import tokens
+from contacts_api.crud import links, tokens
 from contacts_api.exceptions import (
     EmailAlreadyRegistered,
+    EmailNotVerified,
     InvalidCredentials,
     InvalidToken,
     WrongPassword,
 )
-from contacts_api.models import TokenPair, User, UserCreate, UserPublic
+from contacts_api.models import LinkPurpose, TokenPair, User, UserCreate, UserPublic
 from contacts_api.rules import normalize_email
 from contacts_api.security import PasswordHasher, TokenPolicy
 
@@ -31,9 +32,10 @@ USERS = User.__table__
 CURRENT_USER = select(*(USERS.c[name] for name in UserPublic.model_fields)).where(
     USERS.c.id == bindparam("user_id"), USERS.c.token_generation == bindparam("generation")
 )
-CREDENTIALS = select(USERS.c.id, USERS.c.hashed_password, USERS.c.token_generation).where(
-    USERS.c.email == bindparam("email")
-)
+CREDENTIALS = select(
+    USERS.c.id, USERS.c.hashed_password, USERS.c.token_generation, USERS.c.email_verified
+).where(USERS.c.email == bindparam("email"))
+BY_EMAIL = select(USERS.c.id, USERS.c.email).where(USERS.c.email == bindparam("email"))
 PASSWORD_OF = select(USERS.c.hashed_password).where(USERS.c.id == bindparam("user_id"))
 
 
@@ -60,11 +62,23 @@ async def get_current(engine: AsyncEngine, *, user_id: int, generation: int) -> 
     return user
 
 
+async def find_by_email(engine: AsyncEngine, *, email: str) -> Row[Any] | None:
+    """The id and stored email of the account with this email, in any of its spellings."""
+    async with engine.connect() as connection:
+        return (await connection.execute(BY_EMAIL, {"email": normalize_email(email)})).first()
+
+
 async def authenticate(
-    engine: AsyncEngine, *, email: str, password: str, hasher: PasswordHasher
+    engine: AsyncEngine,
+    *,
+    email: str,
+    password: str,
+    hasher: PasswordHasher,
+    require_verified_email: bool = False,
 ) -> tuple[int, int]:
     """The id and token generation of the user these credentials open, or
-    `InvalidCredentials`, whichever is wrong.
+    `InvalidCredentials`, whichever is wrong; `EmailNotVerified` when a verified email
+    is required and this one is not (said only to whoever knows the password).
 
     The connection goes back to the pool before the hash is checked, so none sits idle
     for bcrypt's quarter of a second while other requests wait for one.
@@ -74,6 +88,8 @@ async def authenticate(
         found = (await connection.execute(CREDENTIALS, params)).first()
     if not await hasher.verify(password, found.hashed_password if found else None) or not found:
         raise InvalidCredentials
+    if require_verified_email and not found.email_verified:
+        raise EmailNotVerified
     return found.id, found.token_generation
 
 
@@ -103,10 +119,39 @@ async def change_password(
     start a new one for the caller: one transaction."""
     hashed = await hasher.hash(new_password)
     await session.exec(update(USERS).where(USERS.c.id == user_id).values(hashed_password=hashed))
+    await links.spend_all(session, user_id=user_id, purpose=LinkPurpose.PASSWORD_RESET)
     generation = await tokens.end_every_login(session, user_id=user_id)
     return await tokens.start_family(
         session, user_id=user_id, generation=generation, policy=policy, user_agent=user_agent
     )
+
+
+async def reset_password(
+    session: AsyncSession, *, token: str, new_password: str, hasher: PasswordHasher
+) -> None:
+    """Spend a reset link and store the new password, one transaction that also ends
+    every login and uses up the user's other reset links.
+
+    The link was mailed to the account's address, so following it proves the address
+    too: the email counts as verified from then on.
+    """
+    hashed = await hasher.hash(new_password)
+    user_id = await links.spend(session, token=token, purpose=LinkPurpose.PASSWORD_RESET)
+    await session.exec(
+        update(USERS)
+        .where(USERS.c.id == user_id)
+        .values(hashed_password=hashed, email_verified=True)
+    )
+    await links.spend_all(session, user_id=user_id, purpose=LinkPurpose.PASSWORD_RESET)
+    await tokens.end_every_login(session, user_id=user_id)
+    await session.commit()
+
+
+async def verify_email(session: AsyncSession, *, token: str) -> None:
+    """Spend a verification link; the user's email is verified from then on."""
+    user_id = await links.spend(session, token=token, purpose=LinkPurpose.EMAIL_VERIFICATION)
+    await session.exec(update(USERS).where(USERS.c.id == user_id).values(email_verified=True))
+    await session.commit()
 
 
 async def delete_account(session: AsyncSession, *, user_id: int) -> None:

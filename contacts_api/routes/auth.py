@@ -1,24 +1,32 @@
-"""Sign-up, login, refresh and logout."""
+"""Sign-up, login, refresh and logout; password reset and email verification by mail."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 
-from contacts_api.crud import tokens, users
+from contacts_api.crud import links, tokens, users
 from contacts_api.deps import (
+    AccountMailDep,
     Credentials,
     CurrentUser,
     EngineDep,
     PasswordHasherDep,
     RateLimiterDep,
     SessionDep,
+    SettingsDep,
     TokenPolicyDep,
     TransactionDep,
 )
+from contacts_api.exceptions import EmailAlreadyVerified
 from contacts_api.models import (
     NO_NUL,
+    Accepted,
+    EmailVerification,
     ErrorMessage,
+    LinkPurpose,
     LoginRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     RefreshRequest,
     TokenPair,
     UserCreate,
@@ -88,6 +96,10 @@ TOKEN_FORM_BODY = {
 }
 LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: UNAUTHORIZED[401] | {"description": "Unknown email or wrong password"},
+    403: {
+        "model": ErrorMessage,
+        "description": "`REQUIRE_VERIFIED_EMAIL` is on and this email is not verified yet",
+    },
     **VALIDATION_ERROR,
     **TOO_MANY_REQUESTS,
     **BUSY,
@@ -106,8 +118,16 @@ LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     dependencies=[Depends(limit_signup)],
 )
-async def signup(data: UserCreate, session: SessionDep, hasher: PasswordHasherDep) -> UserPublic:
-    return public(UserPublic, await users.create_user(session, data=data, hasher=hasher))
+async def signup(
+    data: UserCreate,
+    session: SessionDep,
+    hasher: PasswordHasherDep,
+    mail: AccountMailDep,
+    background: BackgroundTasks,
+) -> UserPublic:
+    user = await users.create_user(session, data=data, hasher=hasher)
+    background.add_task(mail.send_verification, user_id=user.id, email=user.email)
+    return public(UserPublic, user)
 
 
 async def log_in(
@@ -118,12 +138,17 @@ async def log_in(
     policy: TokenPolicyDep,
     hasher: PasswordHasherDep,
     limiter: RateLimiterDep,
+    settings: SettingsDep,
 ) -> TokenPair:
     """The login both routes make: check the credentials, start a family of tokens."""
     account = normalize_email(credentials.email)
     async with limiter.login_attempt(address=_client(request), account=account):
         user_id, generation = await users.authenticate(
-            engine, email=credentials.email, password=credentials.password, hasher=hasher
+            engine,
+            email=credentials.email,
+            password=credentials.password,
+            hasher=hasher,
+            require_verified_email=settings.require_verified_email,
         )
     return await tokens.start_family(
         session,
@@ -193,3 +218,87 @@ async def logout(claims: RefreshClaims, session: TransactionDep) -> None:
 )
 async def logout_all(user: CurrentUser, session: TransactionDep) -> None:
     await tokens.log_out_everywhere(session, user_id=user.id)
+
+
+INVALID_LINK = {
+    400: {"model": ErrorMessage, "description": "The token is unknown, expired or already used"}
+}
+RESET_ACCEPTED = (
+    "If an account has this email, a link to reset its password is on its way there."
+    " It works once, for a limited time."
+)
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Ask for a password-reset link by mail",
+    description=(
+        "Always the same `202`, whether an account has the email or not (who has an"
+        " account here is nobody's business): the account is looked up, and the message"
+        " sent, after the answer. Limited per client address and per email."
+    ),
+    responses=TOO_MANY_REQUESTS,
+)
+async def request_password_reset(
+    request: Request,
+    data: PasswordResetRequest,
+    limiter: RateLimiterDep,
+    mail: AccountMailDep,
+    background: BackgroundTasks,
+) -> Accepted:
+    await limiter.hit(Limit.PASSWORD_RESET, _client(request))
+    await limiter.hit(Limit.PASSWORD_RESET_EMAIL, normalize_email(data.email))
+    background.add_task(mail.send_password_reset, email=data.email)
+    return Accepted(detail=RESET_ACCEPTED)
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Set a new password with the token of a reset link; every login ends",
+    responses=INVALID_LINK | BUSY,
+    dependencies=[Depends(hashing_room)],
+)
+async def confirm_password_reset(
+    data: PasswordResetConfirm,
+    engine: EngineDep,
+    session: TransactionDep,
+    hasher: PasswordHasherDep,
+) -> None:
+    # A token that cannot work is refused before the cost of hashing the new password.
+    await links.holder(engine, token=data.token, purpose=LinkPurpose.PASSWORD_RESET)
+    await users.reset_password(
+        session, token=data.token, new_password=data.new_password, hasher=hasher
+    )
+
+
+@router.post(
+    "/verify-email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Verify your email with the token of a verification link",
+    responses=INVALID_LINK,
+)
+async def verify_email(data: EmailVerification, session: TransactionDep) -> None:
+    await users.verify_email(session, token=data.token)
+
+
+@router.post(
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Mail yourself a new verification link",
+    responses=UNAUTHORIZED
+    | {409: {"model": ErrorMessage, "description": "Your email is already verified"}}
+    | TOO_MANY_REQUESTS,
+)
+async def resend_verification(
+    user: CurrentUser,
+    limiter: RateLimiterDep,
+    mail: AccountMailDep,
+    background: BackgroundTasks,
+) -> Accepted:
+    if user.email_verified:
+        raise EmailAlreadyVerified
+    await limiter.hit(Limit.VERIFICATION_RESEND, str(user.id))
+    background.add_task(mail.send_verification, user_id=user.id, email=user.email)
+    return Accepted(detail="A new verification link is on its way to your email.")
