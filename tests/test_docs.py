@@ -115,3 +115,30 @@ def test_contact_bodies_come_with_an_example(openapi: dict, method: str) -> None
     schema = openapi["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
 
     assert schema["examples"]
+
+
+# The account routes' codes, as the contract's lifecycle table gives them (plus the
+# 400 and 503 every route may answer).
+ACCOUNT_ROUTES = {
+    ("post", "/api/users/me/password"): {"200", "400", "401", "403", "422", "503"},
+    ("post", "/api/auth/logout-all"): {"204", "400", "401", "503"},
+    ("get", "/api/users/me/sessions"): {"200", "400", "401", "503"},
+    ("delete", "/api/users/me/sessions/{session_id}"): {"204", "400", "401", "404", "422", "503"},
+    ("delete", "/api/users/me"): {"204", "400", "401", "403", "422", "503"},
+    ("post", "/api/auth/password-reset"): {"202", "400", "422", "429", "503"},
+    ("post", "/api/auth/password-reset/confirm"): {"204", "400", "422", "503"},
+    ("post", "/api/auth/verify-email"): {"204", "400", "422", "503"},
+    ("post", "/api/auth/verify-email/resend"): {"202", "400", "401", "409", "429", "503"},
+    ("post", "/api/auth/login"): {"200", "400", "401", "403", "422", "429", "503"},
+}
+
+
+@pytest.mark.parametrize(("method", "path"), list(ACCOUNT_ROUTES))
+def test_account_routes_document_every_status_they_answer(
+    openapi: dict, method: str, path: str
+) -> None:
+    assert set(openapi["paths"][path][method]["responses"]) == ACCOUNT_ROUTES[(method, path)]
+
+
+def test_users_show_whether_their_email_is_verified(openapi: dict) -> None:
+    assert "email_verified" in openapi["components"]["schemas"]["UserPublic"]["required"]

@@ -15,11 +15,12 @@ from sqlmodel import Session, select, text, update
 
 from contacts_api.app import create_app
 from contacts_api.config import Settings
+from contacts_api.crud import links
 from contacts_api.db import utcnow
 from contacts_api.emails import RESET_SUBJECT, VERIFY_SUBJECT
 from contacts_api.models import LinkPurpose, LinkToken, User
 from scripts.localhost import free_port
-from tests.conftest import TEST_PASSWORD, Account, make_settings
+from tests.conftest import TEST_PASSWORD, Account, make_settings, on_engine
 from tests.smtp import SmtpServer, link_in, read_eml, smtp_server, token_in
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -306,3 +307,31 @@ def test_the_link_lifetime_follows_the_setting_and_the_message_says_it(
 
     (message,) = resets(smtp, "ada@example.com")
     assert "within 1 hour:" in message.get_body(("plain",)).get_content()
+
+
+def test_expired_links_are_purged_and_live_ones_kept(
+    client: TestClient, smtp: SmtpServer, account: Account, database_url: str, db: Session
+) -> None:
+    token = reset_token(client, smtp, account.email)  # and sign-up's verification link
+    after_reset_expiry = utcnow() + timedelta(minutes=31)
+
+    purged = on_engine(database_url, lambda e: links.purge_expired(e, now=after_reset_expiry))
+
+    assert purged == 1
+    assert [link.purpose for link in db.exec(select(LinkToken)).all()] == [
+        LinkPurpose.EMAIL_VERIFICATION
+    ]
+    assert confirm(client, token) == 400
+
+
+def test_deleting_the_account_deletes_its_links(
+    client: TestClient, smtp: SmtpServer, account: Account, db: Session
+) -> None:
+    reset_token(client, smtp, account.email)
+
+    deleted = client.request(
+        "DELETE", "/api/users/me", json={"password": TEST_PASSWORD}, headers=account.headers
+    )
+
+    assert deleted.status_code == 204
+    assert db.exec(select(LinkToken)).all() == []

@@ -1,4 +1,4 @@
-"""Rate limits on sign-up, login and refresh: 429 with Retry-After, in memory or in Redis."""
+"""Rate limits on sign-up, login, refresh and mail: 429 with Retry-After, in memory or Redis."""
 
 from collections.abc import Callable
 
@@ -29,6 +29,9 @@ def limited_app(database_url: str, redis_url: str | None, db: Session) -> Callab
             "rate_limit_login": "100/minute",
             "rate_limit_login_account": "100/minute",
             "rate_limit_refresh": "100/minute",
+            "rate_limit_password_reset": "100/minute",
+            "rate_limit_password_reset_email": "100/minute",
+            "rate_limit_verification_resend": "100/minute",
         } | limits
         settings = make_settings(
             database_url, rate_limit_enabled=True, redis_url=redis_url, **values
@@ -133,6 +136,44 @@ def test_refreshes_over_the_limit_are_429(limited_app: Callable[..., FastAPI]) -
     assert statuses == [401, 401, 429]
 
 
+def reset(client: TestClient, email: str) -> int:
+    return client.post("/api/auth/password-reset", json={"email": email}).status_code
+
+
+def test_resets_from_one_address_over_the_limit_are_429(
+    limited_app: Callable[..., FastAPI],
+) -> None:
+    with TestClient(limited_app(rate_limit_password_reset="3/hour")) as client:
+        statuses = [reset(client, f"someone{n}@x.io") for n in range(4)]
+        elsewhere = reset(from_address(client, "10.0.0.2"), "someone@x.io")
+
+    assert statuses == [202, 202, 202, 429]
+    assert elsewhere == 202
+
+
+def test_resets_for_one_email_over_the_limit_are_429_from_any_address(
+    limited_app: Callable[..., FastAPI],
+) -> None:
+    with TestClient(limited_app(rate_limit_password_reset_email="2/hour")) as client:
+        statuses = [reset(client, "ada@x.io"), reset(client, "ADA@x.io")]
+        statuses.append(reset(from_address(client, "10.0.0.2"), "ada@x.io"))
+        other_email = reset(client, "grace@x.io")
+
+    assert statuses == [202, 202, 429]
+    assert other_email == 202
+
+
+def test_the_reset_limit_answers_alike_for_known_and_unknown_emails(
+    limited_app: Callable[..., FastAPI],
+) -> None:
+    with TestClient(limited_app(rate_limit_password_reset_email="1/hour")) as client:
+        signup(client, "ada@x.io")
+        known = [reset(client, "ada@x.io") for _ in range(2)]
+        unknown = [reset(client, "nobody@x.io") for _ in range(2)]
+
+    assert known == unknown == [202, 429]
+
+
 def test_other_routes_are_not_limited(limited_app: Callable[..., FastAPI]) -> None:
     with TestClient(limited_app(rate_limit_signup="1/minute")) as client:
         statuses = {client.get("/api/health").status_code for _ in range(5)}
@@ -185,5 +226,12 @@ def test_the_limited_routes_document_their_429() -> None:
     with TestClient(create_app(make_settings("sqlite://"))) as client:
         paths = client.get("/openapi.json").json()["paths"]
 
-    for path in ["/api/auth/signup", "/api/auth/login", "/api/auth/refresh"]:
+    limited = [
+        "/api/auth/signup",
+        "/api/auth/login",
+        "/api/auth/refresh",
+        "/api/auth/password-reset",
+        "/api/auth/verify-email/resend",
+    ]
+    for path in limited:
         assert "Retry-After" in paths[path]["post"]["responses"]["429"]["headers"]

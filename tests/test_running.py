@@ -78,7 +78,7 @@ def test_the_purge_script_deletes_expired_tokens_from_the_configured_database(
         check=True,
     )
 
-    assert result.stdout.strip() == "purged 0 expired refresh tokens"
+    assert result.stdout.strip() == "purged 0 expired refresh tokens and 0 expired links"
 
 
 def test_sigterm_lets_requests_in_flight_finish_then_closes_the_pool(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ Only a token's hash is stored (see `models.LinkToken`); every function here take
 the token as the client sent it and looks it up by its hash.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -90,6 +90,16 @@ async def spend_all(session: AsyncSession, *, user_id: int, purpose: LinkPurpose
         )
         .values(used_at=utcnow())
     )
+
+
+async def purge_expired(engine: AsyncEngine, *, now: datetime | None = None) -> int:
+    """Delete the links past their expiry, used or not; return how many. An expired
+    link is refused whether its row is there or not."""
+    async with engine.connect() as connection:
+        purged = await connection.execute(
+            delete(LINKS).where(LINKS.c.expires_at <= (now or utcnow()))
+        )
+    return purged.rowcount
 
 
 def _params(token: str, purpose: LinkPurpose) -> dict[str, object]:
