@@ -29,6 +29,7 @@ from contacts_api.config import Settings
 from contacts_api.db import create_app_engine, in_transactions, is_missing_table
 from contacts_api.emails import AccountMail
 from contacts_api.exceptions import (
+    ContactChanged,
     ContactEmailTaken,
     ContactNotFound,
     DomainError,
@@ -73,6 +74,7 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str]]] = {
     EmailAlreadyRegistered: (status.HTTP_409_CONFLICT, {}),
     ContactEmailTaken: (status.HTTP_409_CONFLICT, {}),
     ContactNotFound: (status.HTTP_404_NOT_FOUND, {}),
+    ContactChanged: (status.HTTP_412_PRECONDITION_FAILED, {}),
     SessionNotFound: (status.HTTP_404_NOT_FOUND, {}),
     WrongPassword: (status.HTTP_403_FORBIDDEN, {}),
     EmailNotVerified: (status.HTTP_403_FORBIDDEN, {}),

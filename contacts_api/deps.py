@@ -14,10 +14,11 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import ValidationError
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,7 +28,6 @@ from contacts_api.emails import AccountMail
 from contacts_api.models import (
     MAX_ID,
     ContactCreate,
-    ContactPublic,
     ContactUpdate,
     LoginRequest,
     UserPublic,
@@ -160,20 +160,31 @@ ContactId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 async def get_owned_contact(
     request: Request, contact_id: ContactId, claims: AccessClaims
-) -> ContactPublic:
-    """The contact in the path, if it is the token's user's; `404` otherwise.
+) -> Row[Any]:
+    """The contact in the path (its public columns and its version), if it is the
+    token's user's; `404` otherwise.
 
     The user check and the contact are one query (see `contacts.get_as_owner`):
     the most common authenticated read costs one round trip to the database.
     """
     engine = request.app.state.engine
-    row = await contacts.get_as_owner(
+    return await contacts.get_as_owner(
         engine, owner_id=claims.subject, generation=claims.generation, contact_id=contact_id
     )
-    return public(ContactPublic, row)
 
 
-OwnedContact = Annotated[ContactPublic, Depends(get_owned_contact)]
+OwnedContact = Annotated[Row[Any], Depends(get_owned_contact)]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description="The contact's `ETag` as you read it: the change is made only if the"
+        " contact is still that version (`412` otherwise, and nothing changes)"
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(description="The `ETag` of your copy: `304` and no body while it is current"),
+]
 
 
 def validation_error(errors: Iterable[dict[str, Any]]) -> RequestValidationError:

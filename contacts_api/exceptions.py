@@ -63,6 +63,12 @@ class ContactNotFound(DomainError):
     message = "Contact not found"
 
 
+class ContactChanged(DomainError):
+    """An `If-Match` named a version of the contact that is no longer the current one."""
+
+    message = "The contact has changed since you read it: read it again, then retry"
+
+
 class ContactEmailTaken(DomainError):
     message = "You already have a contact with this email"
 

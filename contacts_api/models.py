@@ -25,6 +25,7 @@ from sqlmodel import Column, Field, Relationship, SQLModel
 from contacts_api.db import UTCDateTime, utcnow
 from contacts_api.rules import normalize_email
 from contacts_api.security import BCRYPT_MAX_BYTES, bcrypt_can_hash
+from contacts_api.vcard import VCardVersion
 
 # Stable constraint names, so that migrations can refer to them on both databases.
 SQLModel.metadata.naming_convention = {
@@ -352,6 +353,9 @@ class Contact(ContactBase, table=True):
     birthday_key: int = Field(sa_type=SmallInteger)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp_column())
+    # Moved on by every change: the contact's `ETag` (see `etags.py`), and what an
+    # `UPDATE … WHERE version = :expected` checks to refuse a change made on a stale copy.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
 
 
 class ContactPublic(ContactBase):
@@ -383,8 +387,8 @@ class PageQuery(SQLModel):
     offset: QueryInt = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
-class ContactSearch(PageQuery):
-    """`GET /api/contacts`: every term a case-insensitive substring, all of them AND-ed."""
+class ContactFilter(SQLModel):
+    """Which contacts: every term a case-insensitive substring, all of them AND-ed."""
 
     q: PlainText | None = Field(
         default=None,
@@ -394,6 +398,21 @@ class ContactSearch(PageQuery):
     first_name: PlainText | None = Field(default=None, max_length=SEARCH_TERM_MAX_LENGTH)
     last_name: PlainText | None = Field(default=None, max_length=SEARCH_TERM_MAX_LENGTH)
     email: PlainText | None = Field(default=None, max_length=SEARCH_TERM_MAX_LENGTH)
+
+
+class ContactSearch(ContactFilter, PageQuery):
+    """`GET /api/contacts`: a page of the contacts the terms match."""
+
+
+class VCardQuery(SQLModel):
+    version: VCardVersion = Field(
+        default=VCardVersion.V4,
+        description="`4.0` (RFC 6350), or `3.0` (RFC 2426) for older address books",
+    )
+
+
+class ExportQuery(ContactFilter, VCardQuery):
+    """`GET /api/contacts/export`: every contact the terms match, as vCards."""
 
 
 class BirthdayQuery(PageQuery):

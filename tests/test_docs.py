@@ -76,7 +76,8 @@ def test_every_route_has_a_summary_and_a_success_response_schema(openapi: dict) 
         success = [code for code in operation["responses"] if code.startswith("2")]
         assert success, name
         if success != ["204"]:
-            assert "schema" in operation["responses"][success[0]]["content"]["application/json"]
+            (content,) = operation["responses"][success[0]]["content"].values()
+            assert "schema" in content, name
 
 
 def test_every_protected_route_documents_its_401(openapi: dict) -> None:
@@ -94,10 +95,16 @@ CONTACT_ROUTES = {
     ("post", "/api/contacts"): {"201", "400", "401", "409", "422", "503"},
     ("get", "/api/contacts"): {"200", "400", "401", "422", "503"},
     ("get", "/api/contacts/birthdays"): {"200", "400", "401", "422", "503"},
-    ("get", "/api/contacts/{contact_id}"): {"200", "400", "401", "404", "422", "503"},
-    ("put", "/api/contacts/{contact_id}"): {"200", "400", "401", "404", "409", "422", "503"},
-    ("patch", "/api/contacts/{contact_id}"): {"200", "400", "401", "404", "409", "422", "503"},
-    ("delete", "/api/contacts/{contact_id}"): {"204", "400", "401", "404", "422", "503"},
+    ("get", "/api/contacts/{contact_id}"): {"200", "304", "400", "401", "404", "422", "503"},
+    ("put", "/api/contacts/{contact_id}"): {
+        *("200", "400", "401", "404", "409", "412", "422", "503")
+    },
+    ("patch", "/api/contacts/{contact_id}"): {
+        *("200", "400", "401", "404", "409", "412", "422", "503")
+    },
+    ("delete", "/api/contacts/{contact_id}"): {"204", "400", "401", "404", "412", "422", "503"},
+    ("get", "/api/contacts/export"): {"200", "400", "401", "422", "503"},
+    ("get", "/api/contacts/{contact_id}/vcard"): {"200", "400", "401", "404", "422", "503"},
 }
 
 
@@ -106,6 +113,18 @@ def test_contact_routes_document_every_status_they_answer(
     openapi: dict, method: str, path: str
 ) -> None:
     assert set(openapi["paths"][path][method]["responses"]) == CONTACT_ROUTES[(method, path)]
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch"])
+def test_a_contacts_answer_documents_its_etag(openapi: dict, method: str) -> None:
+    answer = openapi["paths"]["/api/contacts/{contact_id}"][method]["responses"]["200"]
+
+    assert "ETag" in answer["headers"]
+
+
+@pytest.mark.parametrize("path", ["/api/contacts/export", "/api/contacts/{contact_id}/vcard"])
+def test_exports_are_documented_as_vcard_files(openapi: dict, path: str) -> None:
+    assert list(openapi["paths"][path]["get"]["responses"]["200"]["content"]) == ["text/vcard"]
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch"])

@@ -51,7 +51,13 @@ def use_every_route(client: TestClient, email: str) -> None:
     client.get(f"/api/contacts/{contact['id']}", headers=auth)
     client.put(f"/api/contacts/{contact['id']}", json=payload(), headers=auth)
     client.patch(f"/api/contacts/{contact['id']}", json={"notes": "n"}, headers=auth)
+    client.get(f"/api/contacts/{contact['id']}/vcard", headers=auth)
+    client.get("/api/contacts/export", headers=auth)
     client.delete(f"/api/contacts/{contact['id']}", headers=auth)
+    client.get("/api/users/me/sessions", headers=auth)
+    client.post("/api/auth/verify-email/resend", headers=auth)
+    client.post("/api/auth/password-reset", json={"email": email})
+    client.post("/api/auth/verify-email", json={"token": "unknown"})
     client.post("/api/auth/logout", json={"refresh_token": tokens.json()["refresh_token"]})
 
 

@@ -10,7 +10,7 @@ requests, so of a `PATCH` and a `DELETE` of one contact, or of two `DELETE`s, on
 wins and the other finds nothing (`404`), never a half-applied change.
 """
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import date
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     or_,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -34,10 +35,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api import birthdays
 from contacts_api.db import utcnow
-from contacts_api.exceptions import ContactEmailTaken, ContactNotFound, InvalidToken
+from contacts_api.exceptions import (
+    ContactChanged,
+    ContactEmailTaken,
+    ContactNotFound,
+    InvalidToken,
+)
 from contacts_api.models import (
     Contact,
     ContactCreate,
+    ContactFilter,
     ContactPublic,
     ContactSearch,
     PageQuery,
@@ -54,6 +61,7 @@ SEARCH_KEYS = {field: CONTACTS.c[column] for field, column in SEARCH_KEY_COLUMNS
 # for turning them into objects, and the answer is built straight from them
 # (`models.public`).
 PUBLIC_COLUMNS = tuple(CONTACTS.c[name] for name in ContactPublic.model_fields)
+EXPORT_BATCH = 500
 
 
 def is_owner(owner_id: int | BindParameter[int]) -> ColumnElement[bool]:
@@ -69,7 +77,7 @@ MY_ACCOUNT = and_(
 # The statements every request of their kind runs, built once; values are bound
 # parameters. Building a statement costs more than running it.
 OWNED_CONTACT = (
-    select(USERS.c.id.label("user_id"), *PUBLIC_COLUMNS)
+    select(USERS.c.id.label("user_id"), *PUBLIC_COLUMNS, CONTACTS.c.version)
     .select_from(USERS)
     .outerjoin(
         CONTACTS, and_(is_owner(bindparam("owner_id")), CONTACTS.c.id == bindparam("contact_id"))
@@ -139,51 +147,114 @@ async def create_contact(session: AsyncSession, *, owner_id: int, data: ContactC
 
 
 async def update_contact(
-    session: AsyncSession, *, owner_id: int, contact_id: int, changes: dict[str, Any]
+    session: AsyncSession,
+    *,
+    owner_id: int,
+    contact_id: int,
+    changes: dict[str, Any],
+    expected: Collection[int] | None = None,
 ) -> Row[Any]:
-    """Apply `changes` (all fields for `PUT`, those sent for `PATCH`) in one statement."""
+    """Apply `changes` (all fields for `PUT`, those sent for `PATCH`) in one statement,
+    and move the version on; with `expected` versions, only if the contact is at one of
+    them (`ContactChanged` otherwise, and nothing changes)."""
     statement = (
         update(CONTACTS)
-        .where(is_owner(owner_id), CONTACTS.c.id == contact_id)
-        .values(**changes, **derived_columns(changes), updated_at=utcnow())
-        .returning(*PUBLIC_COLUMNS)
+        .where(*_the_contact(owner_id, contact_id, expected))
+        .values(
+            **changes,
+            **derived_columns(changes),
+            updated_at=utcnow(),
+            version=CONTACTS.c.version + 1,
+        )
+        .returning(*PUBLIC_COLUMNS, CONTACTS.c.version)
     )
     try:
         contact = (await session.exec(statement)).first()
     except IntegrityError as exc:
         await session.rollback()
         raise ContactEmailTaken from exc
-    if contact is None:
-        raise ContactNotFound
     await session.commit()
+    if contact is None:
+        raise await _missing_or_changed(session, owner_id, contact_id, expected)
     return contact
 
 
-async def delete_contact(session: AsyncSession, *, owner_id: int, contact_id: int) -> None:
-    statement = delete(CONTACTS).where(is_owner(owner_id), CONTACTS.c.id == contact_id)
+async def delete_contact(
+    session: AsyncSession,
+    *,
+    owner_id: int,
+    contact_id: int,
+    expected: Collection[int] | None = None,
+) -> None:
+    """Delete the contact; with `expected` versions, only if it is at one of them."""
+    statement = delete(CONTACTS).where(*_the_contact(owner_id, contact_id, expected))
     deleted = (await session.exec(statement)).rowcount
     await session.commit()
     if deleted == 0:
-        raise ContactNotFound
+        raise await _missing_or_changed(session, owner_id, contact_id, expected)
+
+
+def _the_contact(
+    owner_id: int, contact_id: int, expected: Collection[int] | None
+) -> list[ColumnElement[bool]]:
+    """The owner's contact by id, and at one of the `expected` versions if there are any."""
+    conditions = [is_owner(owner_id), CONTACTS.c.id == contact_id]
+    if expected is not None:
+        conditions.append(CONTACTS.c.version.in_(expected))
+    return conditions
+
+
+async def _missing_or_changed(
+    session: AsyncSession, owner_id: int, contact_id: int, expected: Collection[int] | None
+) -> ContactNotFound | ContactChanged:
+    """Why a change found no row: no such contact of the owner's, or (asked only when a
+    version was expected, so the common path costs nothing) one at another version."""
+    if expected is None:
+        return ContactNotFound()
+    there = await session.exec(
+        select(CONTACTS.c.id).where(*_the_contact(owner_id, contact_id, None))
+    )
+    return ContactChanged() if there.first() else ContactNotFound()
 
 
 async def search_contacts(
     engine: AsyncEngine, *, owner_id: int, generation: int, search: ContactSearch
 ) -> tuple[Sequence[Row[Any]], int]:
-    """A page of the owner's contacts matching every given term, and how many match in all.
-
-    Terms are matched against the folded `*_key` columns as literal substrings:
-    `autoescape` makes `%`, `_` and the escape character plain characters.
-    """
-    terms: list[ColumnElement[bool]] = []
-    if search.q:
-        terms.append(or_(*(_contains(key, search.q) for key in SEARCH_KEYS.values())))
-    for field, key in SEARCH_KEYS.items():
-        term = getattr(search, field)
-        if term:
-            terms.append(_contains(key, term))
+    """A page of the owner's contacts matching every given term, and how many match in all."""
+    terms = _terms(search)
     query = paged(*terms, order=LIST_ORDER) if terms else LIST
     return await _page(engine, query, owner_id=owner_id, generation=generation, page=search)
+
+
+async def all_matching(
+    engine: AsyncEngine, *, owner_id: int, search: ContactFilter
+) -> AsyncIterator[Sequence[Row[Any]]]:
+    """Every one of the owner's contacts the terms match, in list order, a batch at a time.
+
+    Each batch is one short query on its own connection, starting after the last row
+    of the batch before (keyset paging along the list's index): an export of any size
+    holds one batch in memory, and no connection while the client reads.
+    """
+    statement = (
+        select(*PUBLIC_COLUMNS, *LIST_ORDER[:2])
+        .where(is_owner(owner_id), *_terms(search))
+        .order_by(*LIST_ORDER)
+        .limit(EXPORT_BATCH)
+    )
+    batch: Sequence[Row[Any]] = ()
+    while True:
+        query = statement
+        if batch:
+            last = batch[-1]
+            query = statement.where(
+                tuple_(*LIST_ORDER) > tuple_(last.last_name_key, last.first_name_key, last.id)
+            )
+        async with engine.connect() as connection:
+            batch = (await connection.execute(query)).all()
+        if batch:
+            yield batch
+        if len(batch) < EXPORT_BATCH:
+            return
 
 
 async def upcoming_birthdays(
@@ -200,6 +271,19 @@ async def upcoming_birthdays(
     in_window = or_(*(key.between(low, high) for low, high in birthdays.key_ranges(today, days)))
     query = paged(in_window, order=(birthdays.days_order(key, today), *LIST_ORDER))
     return await _page(engine, query, owner_id=owner_id, generation=generation, page=page)
+
+
+def _terms(search: ContactFilter) -> list[ColumnElement[bool]]:
+    """The conditions of a search. Terms are matched against the folded `*_key` columns
+    as literal substrings: `autoescape` makes `%`, `_` and the escape character plain."""
+    terms: list[ColumnElement[bool]] = []
+    if search.q:
+        terms.append(or_(*(_contains(key, search.q) for key in SEARCH_KEYS.values())))
+    for field, key in SEARCH_KEYS.items():
+        term = getattr(search, field)
+        if term:
+            terms.append(_contains(key, term))
+    return terms
 
 
 def _contains(column: ColumnElement[str], term: str) -> ColumnElement[bool]:

@@ -4,15 +4,18 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 from sqlalchemy import Row
 
-from contacts_api import birthdays
+from contacts_api import birthdays, etags, vcard
 from contacts_api.crud import contacts
 from contacts_api.deps import (
     AccessClaims,
     ContactId,
     CurrentUser,
     EngineDep,
+    IfMatch,
+    IfNoneMatch,
     OwnedContact,
     SessionDep,
     TodayDep,
@@ -23,10 +26,13 @@ from contacts_api.models import (
     BirthdayContact,
     BirthdayPage,
     BirthdayQuery,
+    Contact,
     ContactPage,
     ContactPublic,
     ContactSearch,
     ErrorMessage,
+    ExportQuery,
+    VCardQuery,
     public,
 )
 from contacts_api.routes.responses import UNAUTHORIZED
@@ -36,6 +42,32 @@ router = APIRouter(prefix="/api/contacts", tags=["contacts"], responses=UNAUTHOR
 NOT_FOUND = {404: {"model": ErrorMessage, "description": "No such contact among yours"}}
 EMAIL_TAKEN = {
     409: {"model": ErrorMessage, "description": "You already have a contact with this email"}
+}
+CHANGED = {
+    412: {
+        "model": ErrorMessage,
+        "description": "`If-Match` names a version that is no longer current; nothing changed",
+    }
+}
+VCARDS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "vCards (`text/vcard`), as a file to save",
+        "content": {"text/vcard": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+NOT_MODIFIED = {304: {"description": "`If-None-Match` names the current version: no body"}}
+# Documents the `ETag` header on the operation's success answer.
+TAGGED = {
+    200: {
+        "headers": {
+            "ETag": {
+                "description": "The contact's version: send it back in `If-Match` to change"
+                " it safely, or in `If-None-Match` to read it only if it changed",
+                "schema": {"type": "string"},
+                "example": '"7-3"',
+            }
+        }
+    }
 }
 
 
@@ -50,7 +82,7 @@ async def create_contact(
 ) -> ContactPublic:
     contact = await contacts.create_contact(session, owner_id=user.id, data=data)
     response.headers["Location"] = request.app.url_path_for("read_contact", contact_id=contact.id)
-    return public(ContactPublic, contact)
+    return _tagged(response, contact)
 
 
 @router.get("", summary="List or search your contacts")
@@ -61,6 +93,23 @@ async def list_contacts(
         engine, owner_id=claims.subject, generation=claims.generation, search=search
     )
     return ContactPage.of([public(ContactPublic, row) for row in rows], total=total, query=search)
+
+
+@router.get(
+    "/export",
+    summary="Download your contacts as vCards (the list's filters apply)",
+    response_class=StreamingResponse,
+    responses=VCARDS,
+)
+async def export_contacts(
+    query: Annotated[ExportQuery, Query()], user: CurrentUser, engine: EngineDep
+) -> StreamingResponse:
+    batches = contacts.all_matching(engine, owner_id=user.id, search=query)
+    return StreamingResponse(
+        vcard.stream(batches, query.version),
+        media_type=vcard.MEDIA_TYPE,
+        headers={"Content-Disposition": 'attachment; filename="contacts.vcf"'},
+    )
 
 
 # The id routes take only digits (`:int`), so "birthdays" can never be read as an id.
@@ -84,47 +133,102 @@ async def upcoming_birthdays(
     )
 
 
-@router.get("/{contact_id:int}", summary="Get a contact", responses=NOT_FOUND)
-async def read_contact(contact: OwnedContact) -> ContactPublic:
-    return contact
+@router.get(
+    "/{contact_id:int}",
+    summary="Get a contact",
+    response_model=ContactPublic,
+    responses=NOT_FOUND | TAGGED | NOT_MODIFIED,
+)
+async def read_contact(
+    contact: OwnedContact, response: Response, if_none_match: IfNoneMatch = None
+) -> Response | ContactPublic:
+    etag = etags.contact_etag(contact.id, contact.version)
+    if etags.none_match(if_none_match, etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    return _tagged(response, contact)
+
+
+@router.get(
+    "/{contact_id:int}/vcard",
+    summary="Download one contact as a vCard",
+    response_class=Response,
+    responses=NOT_FOUND | VCARDS,
+)
+async def contact_vcard(contact: OwnedContact, query: Annotated[VCardQuery, Query()]) -> Response:
+    return Response(
+        vcard.card(contact, query.version),
+        media_type=vcard.MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="contact-{contact.id}.vcf"'},
+    )
 
 
 @router.put(
     "/{contact_id:int}",
     summary="Replace every field of a contact",
-    responses=NOT_FOUND | EMAIL_TAKEN,
+    responses=NOT_FOUND | EMAIL_TAKEN | TAGGED | CHANGED,
 )
 async def replace_contact(
-    contact_id: ContactId, data: ValidContact, user: CurrentUser, session: SessionDep
+    contact_id: ContactId,
+    data: ValidContact,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ContactPublic:
     contact = await contacts.update_contact(
-        session, owner_id=user.id, contact_id=contact_id, changes=data.model_dump()
+        session,
+        owner_id=user.id,
+        contact_id=contact_id,
+        changes=data.model_dump(),
+        expected=etags.expected_versions(if_match, contact_id),
     )
-    return public(ContactPublic, contact)
+    return _tagged(response, contact)
 
 
 @router.patch(
     "/{contact_id:int}",
     summary="Change some fields of a contact",
-    responses=NOT_FOUND | EMAIL_TAKEN,
+    responses=NOT_FOUND | EMAIL_TAKEN | TAGGED | CHANGED,
 )
 async def update_contact(
-    contact_id: ContactId, changes: ValidChanges, user: CurrentUser, session: SessionDep
+    contact_id: ContactId,
+    changes: ValidChanges,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ContactPublic:
     contact = await contacts.update_contact(
-        session, owner_id=user.id, contact_id=contact_id, changes=changes
+        session,
+        owner_id=user.id,
+        contact_id=contact_id,
+        changes=changes,
+        expected=etags.expected_versions(if_match, contact_id),
     )
-    return public(ContactPublic, contact)
+    return _tagged(response, contact)
 
 
 @router.delete(
     "/{contact_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a contact",
-    responses=NOT_FOUND,
+    responses=NOT_FOUND | CHANGED,
 )
-async def delete_contact(contact_id: ContactId, user: CurrentUser, session: SessionDep) -> None:
-    await contacts.delete_contact(session, owner_id=user.id, contact_id=contact_id)
+async def delete_contact(
+    contact_id: ContactId, user: CurrentUser, session: SessionDep, if_match: IfMatch = None
+) -> None:
+    await contacts.delete_contact(
+        session,
+        owner_id=user.id,
+        contact_id=contact_id,
+        expected=etags.expected_versions(if_match, contact_id),
+    )
+
+
+def _tagged(response: Response, contact: Row[Any] | Contact) -> ContactPublic:
+    """The contact as answered, its `ETag` set on the response."""
+    response.headers["ETag"] = etags.contact_etag(contact.id, contact.version)
+    return public(ContactPublic, contact)
 
 
 def _with_next_birthday(row: Row[Any], today: date) -> BirthdayContact:
