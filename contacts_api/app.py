@@ -29,6 +29,7 @@ from contacts_api.config import Settings
 from contacts_api.db import create_app_engine, in_transactions, is_missing_table
 from contacts_api.emails import AccountMail
 from contacts_api.exceptions import (
+    CalendarNotFound,
     ContactChanged,
     ContactEmailTaken,
     ContactNotFound,
@@ -37,6 +38,7 @@ from contacts_api.exceptions import (
     EmailAlreadyVerified,
     EmailNotVerified,
     HashingBusy,
+    ImportTooLarge,
     InvalidCredentials,
     InvalidLink,
     InvalidToken,
@@ -58,7 +60,7 @@ from contacts_api.middleware import (
 from contacts_api.migrations import head_revision
 from contacts_api.models import LinkPurpose
 from contacts_api.ratelimit import RateLimiter
-from contacts_api.routes import auth, contacts, health, pages, users
+from contacts_api.routes import auth, calendar, contacts, health, pages, users
 from contacts_api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE
 from contacts_api.security import PasswordHasher
 
@@ -74,7 +76,9 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str]]] = {
     EmailAlreadyRegistered: (status.HTTP_409_CONFLICT, {}),
     ContactEmailTaken: (status.HTTP_409_CONFLICT, {}),
     ContactNotFound: (status.HTTP_404_NOT_FOUND, {}),
+    CalendarNotFound: (status.HTTP_404_NOT_FOUND, {}),
     ContactChanged: (status.HTTP_412_PRECONDITION_FAILED, {}),
+    ImportTooLarge: (status.HTTP_413_CONTENT_TOO_LARGE, {}),
     SessionNotFound: (status.HTTP_404_NOT_FOUND, {}),
     WrongPassword: (status.HTTP_403_FORBIDDEN, {}),
     EmailNotVerified: (status.HTTP_403_FORBIDDEN, {}),
@@ -160,11 +164,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     app.add_exception_handler(StorageError, _rate_limit_storage_unavailable)
 
-    for module in (health, auth, users, contacts, pages):
+    for module in (health, auth, users, contacts, calendar, pages):
         app.include_router(module.router)
     app.state.route_methods = [
         (route.path_regex, route.methods)
-        for module in (health, auth, users, contacts, pages)
+        for module in (health, auth, users, contacts, calendar, pages)
         for route in module.router.routes
         if isinstance(route, APIRoute)
     ]

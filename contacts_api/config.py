@@ -119,6 +119,7 @@ class Settings(DatabaseSettings):
     # Host names the service answers to (comma-separated); any other `Host` gets `400`.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)  # a .vcf upload
     rate_limit_enabled: bool = True
     rate_limit_signup: str = "5/minute"  # per client address
     rate_limit_login: str = "10/minute"  # wrong passwords, per client address
@@ -127,6 +128,7 @@ class Settings(DatabaseSettings):
     rate_limit_password_reset: str = "5/hour"  # noqa: S105 (requests, per client address)
     rate_limit_password_reset_email: str = "3/hour"  # noqa: S105 (requests, per email)
     rate_limit_verification_resend: str = "3/hour"  # new verification messages, per account
+    rate_limit_calendar: str = "60/minute"  # birthday-calendar downloads, per client address
     redis_url: str | None = None
     # Proxies whose X-Forwarded-For/-Proto are believed (comma-separated; `*`: any).
     forwarded_allow_ips: str = ""
@@ -186,6 +188,7 @@ class Settings(DatabaseSettings):
             Limit.PASSWORD_RESET: parse_limit(self.rate_limit_password_reset),
             Limit.PASSWORD_RESET_EMAIL: parse_limit(self.rate_limit_password_reset_email),
             Limit.VERIFICATION_RESEND: parse_limit(self.rate_limit_verification_resend),
+            Limit.CALENDAR: parse_limit(self.rate_limit_calendar),
         }
 
     @field_validator("cors_origins", "allowed_hosts", mode="before")
@@ -218,6 +221,7 @@ class Settings(DatabaseSettings):
         "rate_limit_password_reset",
         "rate_limit_password_reset_email",
         "rate_limit_verification_resend",
+        "rate_limit_calendar",
     )
     @classmethod
     def _readable_limit(cls, value: str) -> str:

@@ -14,14 +14,16 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, File, Header, Path, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import ValidationError
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.concurrency import run_in_threadpool
 
+from contacts_api import vcard_import
 from contacts_api.config import Settings
 from contacts_api.crud import contacts, users
 from contacts_api.emails import AccountMail
@@ -42,6 +44,7 @@ from contacts_api.security import (
     TokenType,
     decode_token,
 )
+from contacts_api.vcard_import import Reading
 
 TOKEN_PATH = "/api/auth/token"  # noqa: S105 (a path)
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -49,6 +52,12 @@ FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data"
 # Declares the OAuth2 password flow in OpenAPI, so Swagger UI's Authorize button
 # logs in with email and password; a missing header is answered with `401`.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_PATH)
+
+
+def client_address(request: Request) -> str:
+    """The client's address, what per-client rate limits count by (a proxy's
+    `X-Forwarded-For` only from `FORWARDED_ALLOW_IPS`: see `__main__`)."""
+    return request.client.host if request.client else "unknown"
 
 
 async def get_settings(request: Request) -> Settings:
@@ -217,6 +226,32 @@ async def valid_changes(
 
 ValidContact = Annotated[ContactCreate, Depends(valid_contact)]
 ValidChanges = Annotated[dict[str, Any], Depends(valid_changes)]
+
+
+async def read_vcard_file(
+    file: Annotated[UploadFile, File(description="A .vcf file of one or many cards")],
+    settings: SettingsDep,
+    today: TodayDep,
+) -> Reading:
+    """The uploaded cards, read and checked in a worker thread (a large file takes
+    seconds of CPU, which the event loop must not spend); `413` past `MAX_IMPORT_BYTES`
+    or 10,000 cards, `422` for a file that is not vCards."""
+    data = await file.read(settings.max_import_bytes + 1)
+    try:
+        return await run_in_threadpool(
+            vcard_import.read_upload,
+            data,
+            max_bytes=settings.max_import_bytes,
+            phone_region=settings.phone_region,
+            today=today,
+        )
+    except vcard_import.NotVCards as exc:
+        raise validation_error(
+            [{"type": "value_error", "loc": ("body", "file"), "msg": str(exc), "input": None}]
+        ) from exc
+
+
+VCardFile = Annotated[Reading, Depends(read_vcard_file)]
 
 
 async def login_credentials(request: Request) -> LoginRequest:

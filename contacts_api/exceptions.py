@@ -57,10 +57,20 @@ class EmailAlreadyVerified(DomainError):
     message = "Your email is already verified"
 
 
+class CalendarNotFound(DomainError):
+    """No calendar has this address: it never had, or it was replaced or revoked."""
+
+    message = "Calendar not found"
+
+
 class ContactNotFound(DomainError):
     """No such contact among the current user's: someone else's is not found either."""
 
     message = "Contact not found"
+
+
+class ImportTooLarge(DomainError):
+    """A vCard file larger, or with more cards, than one import takes."""
 
 
 class ContactChanged(DomainError):

@@ -21,6 +21,9 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # A client's id is echoed only if it is short and plain, so it cannot forge log lines.
 CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
+# A path holding a secret (the birthday calendar's address) is logged without it.
+SECRET_IN_PATH = re.compile(r"^(/api/calendar/)[^/]+")
+
 access_log = logging.getLogger("contacts_api.access")
 
 DOCS_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
@@ -65,7 +68,8 @@ class RequestContextMiddleware:
                 headers[REQUEST_ID_HEADER] = request_id
                 headers["X-Content-Type-Options"] = "nosniff"
                 if path.startswith("/api/"):
-                    headers["Cache-Control"] = "no-store"  # tokens, personal data
+                    # Tokens, personal data; a route may allow a private copy (the calendar).
+                    headers.setdefault("Cache-Control", "no-store")
                 elif path in DOCS_PAGES:
                     headers["Content-Security-Policy"] = DOCS_POLICY
                     headers["X-Frame-Options"] = "DENY"
@@ -78,7 +82,7 @@ class RequestContextMiddleware:
                 access_log.info(
                     "method=%s path=%s status=%d duration_ms=%.1f request_id=%s user_id=%s",
                     printable(scope["method"]),
-                    printable(scope["path"]),
+                    printable(SECRET_IN_PATH.sub(r"\1<secret>", scope["path"])),
                     status,
                     (time.perf_counter() - started) * 1000,
                     request_id,
@@ -99,6 +103,7 @@ FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
 BODY_TYPES: dict[str, tuple[str, ...]] = {
     "/api/auth/login": (JSON, *FORM),
     "/api/auth/token": FORM,
+    "/api/contacts/import": ("multipart/form-data",),
 }
 METHODS_WITH_BODIES = frozenset({"POST", "PUT", "PATCH"})
 UNSUPPORTED = json.dumps({"detail": "Send the body as application/json"}).encode()

@@ -222,6 +222,27 @@ class LinkToken(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=_timestamp_column(nullable=True))
 
 
+class CalendarLink(SQLModel, table=True):
+    """A user's private birthday-calendar address: one per user, its secret kept only as
+    a SHA-256 (like a mailed link's token: 256 random bits, so a fast hash will do)."""
+
+    __tablename__ = "calendar_links"
+
+    user_id: int = Field(
+        sa_column=Column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    secret_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp_column())
+
+
+class CalendarLinkPublic(SQLModel):
+    url: str = Field(
+        description="Your birthday calendar: subscribe to it by this address, and keep it"
+        " private (whoever has it can read the calendar)",
+        schema_extra={"examples": ["http://127.0.0.1:8000/api/calendar/3q2-….ics"]},
+    )
+
+
 class RefreshToken(SQLModel, table=True):
     """A refresh token the server has issued, known by its `jti` claim.
 
@@ -413,6 +434,35 @@ class VCardQuery(SQLModel):
 
 class ExportQuery(ContactFilter, VCardQuery):
     """`GET /api/contacts/export`: every contact the terms match, as vCards."""
+
+
+class OnConflict(StrEnum):
+    SKIP = "skip"  # the contact with the card's email stays as it is
+    UPDATE = "update"  # the contact's fields are overwritten from the card
+
+
+class ImportQuery(SQLModel):
+    dry_run: bool = Field(
+        default=False, description="Answer what the import would do, and write nothing"
+    )
+    on_conflict: OnConflict = Field(
+        default=OnConflict.SKIP,
+        description="A card whose email one of your contacts has: `skip` leaves the contact,"
+        " `update` overwrites its fields from the card",
+    )
+
+
+class RejectedCard(SQLModel):
+    card: int = Field(description="The card's position in the file, from 1")
+    name: str = Field(description="Its name (FN), as far as it could be read")
+    reasons: list[str] = Field(description="Every rule the card breaks")
+
+
+class ImportReport(SQLModel):
+    created: int
+    updated: int
+    unchanged: int
+    rejected: list[RejectedCard]
 
 
 class BirthdayQuery(PageQuery):

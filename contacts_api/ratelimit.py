@@ -33,6 +33,7 @@ class Limit(StrEnum):
     PASSWORD_RESET = "password-reset"  # noqa: S105 (reset requests, per address)
     PASSWORD_RESET_EMAIL = "password-reset-email"  # noqa: S105 (per email asked for)
     VERIFICATION_RESEND = "verification-resend"  # new verification messages, per account
+    CALENDAR = "calendar"  # birthday-calendar downloads, per address
 
 
 def parse_limit(text: str) -> RateLimitItem:

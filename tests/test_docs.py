@@ -149,6 +149,10 @@ ACCOUNT_ROUTES = {
     ("post", "/api/auth/verify-email"): {"204", "400", "422", "503"},
     ("post", "/api/auth/verify-email/resend"): {"202", "400", "401", "409", "429", "503"},
     ("post", "/api/auth/login"): {"200", "400", "401", "403", "422", "429", "503"},
+    ("post", "/api/users/me/calendar-link"): {"201", "400", "401", "503"},
+    ("delete", "/api/users/me/calendar-link"): {"204", "400", "401", "503"},
+    ("get", "/api/calendar/{secret}.ics"): {"200", "304", "400", "404", "422", "429", "503"},
+    ("post", "/api/contacts/import"): {"200", "201", "400", "401", "413", "422", "503"},
 }
 
 
@@ -161,3 +165,16 @@ def test_account_routes_document_every_status_they_answer(
 
 def test_users_show_whether_their_email_is_verified(openapi: dict) -> None:
     assert "email_verified" in openapi["components"]["schemas"]["UserPublic"]["required"]
+
+
+def test_import_is_a_file_picker_in_swagger_ui(openapi: dict) -> None:
+    body = openapi["paths"]["/api/contacts/import"]["post"]["requestBody"]["content"]
+    (media_type,) = body
+    schema = openapi["components"]["schemas"][body[media_type]["schema"]["$ref"].split("/")[-1]]
+
+    assert media_type == "multipart/form-data"
+    assert schema["properties"]["file"]["contentMediaType"] == "application/octet-stream"
+
+
+def test_the_calendar_needs_no_token(openapi: dict) -> None:
+    assert not openapi["paths"]["/api/calendar/{secret}.ics"]["get"].get("security")

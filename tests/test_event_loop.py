@@ -53,6 +53,10 @@ def use_every_route(client: TestClient, email: str) -> None:
     client.patch(f"/api/contacts/{contact['id']}", json={"notes": "n"}, headers=auth)
     client.get(f"/api/contacts/{contact['id']}/vcard", headers=auth)
     client.get("/api/contacts/export", headers=auth)
+    exported = client.get("/api/contacts/export", headers=auth).content
+    client.post("/api/contacts/import", files={"file": ("c.vcf", exported * 50)}, headers=auth)
+    calendar = client.post("/api/users/me/calendar-link", headers=auth).json()["url"]
+    client.get(calendar.removeprefix("http://127.0.0.1:8000"))
     client.delete(f"/api/contacts/{contact['id']}", headers=auth)
     client.get("/api/users/me/sessions", headers=auth)
     client.post("/api/auth/verify-email/resend", headers=auth)

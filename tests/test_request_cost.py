@@ -11,25 +11,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from contacts_api.app import create_app
 from tests.conftest import Account, make_settings
 from tests.contacts import create
-
-
-@pytest.fixture
-def statements(app: FastAPI) -> Iterator[list[str]]:
-    """Every statement the app's engine sends, from the moment the fixture is used."""
-    sent: list[str] = []
-
-    def record(*args: object) -> None:
-        sent.append(str(args[2]))
-
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(engine, "before_cursor_execute", record)
 
 
 def test_reading_an_owned_contact_is_one_statement(

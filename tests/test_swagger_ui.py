@@ -1,4 +1,5 @@
-"""A real browser on Swagger UI: Authorize with email and password, create and list contacts.
+"""A real browser on Swagger UI: Authorize with email and password, create and list
+contacts, import a .vcf file through the file picker.
 
 Debian's Chromium, driven by Playwright (no browser download). Skipped, with the
 reason, where Chromium is not installed; `.ci/run` installs it.
@@ -17,6 +18,7 @@ from tests.servers import REPO, one_command_run
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = REPO / "artifacts" / "e2e"
+VCARDS = REPO / "tests" / "vcards"
 # Off: the background services that a closed network would only refuse.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -87,6 +89,15 @@ def test_swagger_ui_authorizes_with_email_and_password_and_runs_contact_routes(
             expect(listing.locator(".live-responses-table .microlight").first).to_contain_text(
                 "Коваленко"
             )
+
+            importer = page.locator("#operations-contacts-import_contacts_api_contacts_import_post")
+            importer.locator(".opblock-summary").click()
+            importer.locator(".try-out__btn").click()
+            importer.locator('input[type="file"]').set_input_files(VCARDS / "google-3.0.vcf")
+            importer.locator(".execute").click()
+            expect(
+                importer.locator(".live-responses-table td.response-col_status:not(.col_header)")
+            ).to_have_text("201")
         finally:
             page.screenshot(path=SCREENSHOTS / "swagger-ui.png", full_page=True)
             browser.close()

@@ -11,6 +11,7 @@ wins and the other finds nothing (`404`), never a half-applied change.
 """
 
 from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
     or_,
     true,
     tuple_,
@@ -47,6 +49,7 @@ from contacts_api.models import (
     ContactFilter,
     ContactPublic,
     ContactSearch,
+    OnConflict,
     PageQuery,
     User,
 )
@@ -62,6 +65,9 @@ SEARCH_KEYS = {field: CONTACTS.c[column] for field, column in SEARCH_KEY_COLUMNS
 # (`models.public`).
 PUBLIC_COLUMNS = tuple(CONTACTS.c[name] for name in ContactPublic.model_fields)
 EXPORT_BATCH = 500
+IMPORT_CHUNK = 500  # emails looked up in one query (SQLite takes a few thousand parameters)
+# The fields a card sets, compared to tell an updated contact from an unchanged one.
+COMPARED = tuple(CONTACTS.c[name] for name in ContactCreate.model_fields)
 
 
 def is_owner(owner_id: int | BindParameter[int]) -> ColumnElement[bool]:
@@ -144,6 +150,73 @@ async def create_contact(session: AsyncSession, *, owner_id: int, data: ContactC
     session.add(contact)
     await _commit(session)
     return contact
+
+
+@dataclass
+class ImportCounts:
+    created: int
+    updated: int
+    unchanged: int
+
+
+async def import_contacts(
+    session: AsyncSession,
+    *,
+    owner_id: int,
+    contacts: Sequence[ContactCreate],
+    on_conflict: OnConflict,
+    dry_run: bool,
+) -> ImportCounts:
+    """Create the contacts whose email the owner has no contact with; for the others,
+    `skip` leaves the contact and `update` overwrites its fields. One transaction: all
+    of it is written, or (`dry_run`, or any error) none.
+
+    `contacts` have distinct emails (see `vcard_import.read`). The owner's contacts with
+    those emails are read in chunks of `IMPORT_CHUNK` emails, new ones inserted with one
+    `executemany`, and changed ones updated with another.
+    """
+    by_key = {search_key(contact.email): contact.model_dump() for contact in contacts}
+    existing: dict[str, Row[Any]] = {}
+    keys = list(by_key)
+    for start in range(0, len(keys), IMPORT_CHUNK):
+        chunk = keys[start : start + IMPORT_CHUNK]
+        found = await session.exec(
+            select(CONTACTS.c.id, CONTACTS.c.email_key, *COMPARED).where(
+                is_owner(owner_id), CONTACTS.c.email_key.in_(chunk)
+            )
+        )
+        existing |= {row.email_key: row for row in found}
+    new = [values for key, values in by_key.items() if key not in existing]
+    changed = [
+        (existing[key].id, values)
+        for key, values in by_key.items()
+        if key in existing
+        and on_conflict is OnConflict.UPDATE
+        and any(getattr(existing[key], name) != values[name] for name in values)
+    ]
+    counts = ImportCounts(len(new), len(changed), len(existing) - len(changed))
+    if dry_run:
+        return counts
+    now = utcnow()
+    if new:
+        rows = [
+            values | derived_columns(values) | {"owner_id": owner_id, "created_at": now}
+            for values in new
+        ]
+        await session.exec(insert(CONTACTS).values(updated_at=now, version=1), params=rows)
+    if changed:
+        rows = [
+            {"target": contact_id} | values | derived_columns(values)
+            for contact_id, values in changed
+        ]
+        await session.exec(
+            update(CONTACTS)
+            .where(is_owner(owner_id), CONTACTS.c.id == bindparam("target"))
+            .values(updated_at=now, version=CONTACTS.c.version + 1),
+            params=rows,
+        )
+    await _commit(session)
+    return counts
 
 
 async def update_contact(

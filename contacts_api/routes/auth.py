@@ -16,6 +16,7 @@ from contacts_api.deps import (
     SettingsDep,
     TokenPolicyDep,
     TransactionDep,
+    client_address,
 )
 from contacts_api.exceptions import EmailAlreadyVerified
 from contacts_api.models import (
@@ -46,16 +47,12 @@ from contacts_api.security import TokenClaims, TokenType, decode_token
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 async def limit_signup(request: Request, limiter: RateLimiterDep) -> None:
-    await limiter.hit(Limit.SIGNUP, _client(request))
+    await limiter.hit(Limit.SIGNUP, client_address(request))
 
 
 async def limit_refresh(request: Request, limiter: RateLimiterDep) -> None:
-    await limiter.hit(Limit.REFRESH, _client(request))
+    await limiter.hit(Limit.REFRESH, client_address(request))
 
 
 async def refresh_claims(data: RefreshRequest, policy: TokenPolicyDep) -> TokenClaims:
@@ -142,7 +139,7 @@ async def log_in(
 ) -> TokenPair:
     """The login both routes make: check the credentials, start a family of tokens."""
     account = normalize_email(credentials.email)
-    async with limiter.login_attempt(address=_client(request), account=account):
+    async with limiter.login_attempt(address=client_address(request), account=account):
         user_id, generation = await users.authenticate(
             engine,
             email=credentials.email,
@@ -247,7 +244,7 @@ async def request_password_reset(
     mail: AccountMailDep,
     background: BackgroundTasks,
 ) -> Accepted:
-    await limiter.hit(Limit.PASSWORD_RESET, _client(request))
+    await limiter.hit(Limit.PASSWORD_RESET, client_address(request))
     await limiter.hit(Limit.PASSWORD_RESET_EMAIL, normalize_email(data.email))
     background.add_task(mail.send_password_reset, email=data.email)
     return Accepted(detail=RESET_ACCEPTED)

@@ -1,5 +1,6 @@
 """The current user's contacts: CRUD, search and upcoming birthdays."""
 
+from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
@@ -7,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Row
 
-from contacts_api import birthdays, etags, vcard
+from contacts_api import birthdays, etags, vcard, vcard_import
 from contacts_api.crud import contacts
 from contacts_api.deps import (
     AccessClaims,
@@ -19,8 +20,10 @@ from contacts_api.deps import (
     OwnedContact,
     SessionDep,
     TodayDep,
+    TransactionDep,
     ValidChanges,
     ValidContact,
+    VCardFile,
 )
 from contacts_api.models import (
     BirthdayContact,
@@ -32,6 +35,8 @@ from contacts_api.models import (
     ContactSearch,
     ErrorMessage,
     ExportQuery,
+    ImportQuery,
+    ImportReport,
     VCardQuery,
     public,
 )
@@ -110,6 +115,39 @@ async def export_contacts(
         media_type=vcard.MEDIA_TYPE,
         headers={"Content-Disposition": 'attachment; filename="contacts.vcf"'},
     )
+
+
+@router.post(
+    "/import",
+    summary="Import a .vcf file of one or many cards (vCard 2.1, 3.0 or 4.0)",
+    description=(
+        "Each card goes through the checks of `POST /api/contacts`; every card refused is"
+        " listed with its position, name and every reason. `201` when contacts were"
+        " created, `200` otherwise. One transaction: all of it, or nothing."
+    ),
+    responses={
+        201: {"model": ImportReport, "description": "Contacts were created"},
+        413: {"model": ErrorMessage, "description": "Over the size or the number of cards"},
+    },
+    max_body_size=vcard_import.MAX_UPLOAD_BYTES,
+)
+async def import_contacts(
+    reading: VCardFile,
+    query: Annotated[ImportQuery, Query()],
+    user: CurrentUser,
+    session: TransactionDep,
+    response: Response,
+) -> ImportReport:
+    counts = await contacts.import_contacts(
+        session,
+        owner_id=user.id,
+        contacts=reading.accepted,
+        on_conflict=query.on_conflict,
+        dry_run=query.dry_run,
+    )
+    if counts.created and not query.dry_run:
+        response.status_code = status.HTTP_201_CREATED
+    return ImportReport(**asdict(counts), rejected=reading.rejected)
 
 
 # The id routes take only digits (`:int`), so "birthdays" can never be read as an id.

@@ -4,17 +4,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, status
 
-from contacts_api.crud import tokens, users
+from contacts_api import calendar_feed
+from contacts_api.crud import calendar_links, tokens, users
 from contacts_api.deps import (
     AccessClaims,
     CurrentUser,
     EngineDep,
     PasswordHasherDep,
     SessionDep,
+    SettingsDep,
     TokenPolicyDep,
     TransactionDep,
 )
 from contacts_api.models import (
+    CalendarLinkPublic,
     ErrorMessage,
     PasswordChange,
     PasswordConfirmation,
@@ -81,6 +84,27 @@ async def list_sessions(
 )
 async def end_session(session_id: SessionId, user: CurrentUser, session: SessionDep) -> None:
     await tokens.end_session(session, user_id=user.id, session_id=session_id)
+
+
+@router.post(
+    "/me/calendar-link",
+    status_code=status.HTTP_201_CREATED,
+    summary="Make the private address of your birthday calendar; a new one replaces the old",
+)
+async def make_calendar_link(
+    user: CurrentUser, session: TransactionDep, settings: SettingsDep
+) -> CalendarLinkPublic:
+    secret = await calendar_links.replace(session, user_id=user.id)
+    return CalendarLinkPublic(url=calendar_feed.feed_url(settings.public_url, secret))
+
+
+@router.delete(
+    "/me/calendar-link",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke the address of your birthday calendar",
+)
+async def revoke_calendar_link(user: CurrentUser, session: SessionDep) -> None:
+    await calendar_links.revoke(session, user_id=user.id)
 
 
 @router.delete(

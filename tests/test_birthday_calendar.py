@@ -1,0 +1,255 @@
+"""The birthday calendar: a private address its owner makes, replaces and revokes; an
+iCalendar feed of yearly all-day events that calendar apps poll for nothing (`ETag`)."""
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+from urllib.parse import urlsplit
+
+import pytest
+from dateutil.rrule import rrulestr
+from fastapi.testclient import TestClient
+from icalendar import Calendar
+from sqlmodel import Session, select
+
+from contacts_api.app import create_app
+from contacts_api.config import Settings
+from contacts_api.models import CalendarLink
+from tests.conftest import Account, make_settings
+from tests.contacts import create
+
+PUBLIC_URL = "https://contacts.example.com"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url, public_url=PUBLIC_URL)
+
+
+def make_link(client: TestClient, account: Account) -> str:
+    """The calendar's path, from the URL the API answers."""
+    response = client.post("/api/users/me/calendar-link", headers=account.headers)
+    assert response.status_code == 201, response.text
+    return response.json()["url"].removeprefix(PUBLIC_URL)
+
+
+def events(client: TestClient, path: str) -> list:
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    return Calendar.from_ical(response.content).walk("VEVENT")
+
+
+def test_the_link_is_a_private_ics_address(client: TestClient, account: Account) -> None:
+    response = client.post("/api/users/me/calendar-link", headers=account.headers)
+
+    url = response.json()["url"]
+    assert url.startswith(f"{PUBLIC_URL}/api/calendar/")
+    assert url.endswith(".ics")
+    assert len(url.removeprefix(f"{PUBLIC_URL}/api/calendar/").removesuffix(".ics")) >= 43
+
+
+def test_the_calendar_is_read_without_a_token(client: TestClient, account: Account) -> None:
+    create(client, account)
+    path = make_link(client, account)
+
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"
+
+
+def test_one_yearly_all_day_event_per_contact(client: TestClient, account: Account) -> None:
+    create(client, account, first_name="Олена", last_name="Коваленко", birthday="1990-03-08")
+    create(client, account, first_name="Taras", last_name="Shevchenko", birthday="1984-12-10")
+    path = make_link(client, account)
+
+    found = {str(e["SUMMARY"]): e for e in events(client, path)}
+
+    assert set(found) == {"Birthday: Олена Коваленко", "Birthday: Taras Shevchenko"}
+    olena = found["Birthday: Олена Коваленко"]
+    assert olena.decoded("DTSTART") == date(1990, 3, 8)  # a date: an all-day event
+    assert olena["RRULE"]["FREQ"] == ["YEARLY"]
+
+
+def test_uids_are_stable_and_one_per_contact(client: TestClient, account: Account) -> None:
+    create(client, account)
+    create(client, account)
+    path = make_link(client, account)
+
+    first = [str(e["UID"]) for e in events(client, path)]
+    again = [str(e["UID"]) for e in events(client, make_link(client, account))]
+
+    assert len(set(first)) == 2
+    assert sorted(again) == sorted(first)
+
+
+def occurrences(vevent: object, year: int) -> list[date]:
+    """The dates the event's rule gives in `year`, expanded by dateutil."""
+    start = vevent.decoded("DTSTART")
+    rule = rrulestr(
+        vevent["RRULE"].to_ical().decode(), dtstart=datetime(start.year, start.month, start.day)
+    )
+    window = rule.between(datetime(year, 1, 1), datetime(year, 12, 31, 23, 59), inc=True)
+    return [moment.date() for moment in window]
+
+
+def test_a_29_february_birthday_falls_on_28_february_in_common_years(
+    client: TestClient, account: Account
+) -> None:
+    create(client, account, birthday="2000-02-29")
+    (vevent,) = events(client, make_link(client, account))
+
+    assert occurrences(vevent, 2027) == [date(2027, 2, 28)]
+    assert occurrences(vevent, 2028) == [date(2028, 2, 29)]
+    assert occurrences(vevent, 2100) == [date(2100, 2, 28)]  # not a leap year either
+
+
+def test_any_other_birthday_falls_on_its_day_every_year(
+    client: TestClient, account: Account
+) -> None:
+    create(client, account, birthday="1990-03-08")
+    (vevent,) = events(client, make_link(client, account))
+
+    assert [occurrences(vevent, year) for year in (2027, 2028)] == [
+        [date(2027, 3, 8)],
+        [date(2028, 3, 8)],
+    ]
+
+
+def test_a_new_link_replaces_the_old_one(client: TestClient, account: Account) -> None:
+    old = make_link(client, account)
+    new = make_link(client, account)
+
+    assert client.get(old).status_code == 404
+    assert client.get(new).status_code == 200
+
+
+def test_a_revoked_link_is_404(client: TestClient, account: Account) -> None:
+    path = make_link(client, account)
+
+    response = client.delete("/api/users/me/calendar-link", headers=account.headers)
+
+    assert response.status_code == 204
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("secret", ["nothing-we-made", "x" * 43])
+def test_an_unknown_address_is_404(client: TestClient, secret: str) -> None:
+    assert client.get(f"/api/calendar/{secret}.ics").status_code == 404
+
+
+@pytest.mark.parametrize("secret", ["x" * 500, "%00", "a.b"])
+def test_an_address_the_service_could_not_have_made_is_422(client: TestClient, secret: str) -> None:
+    assert client.get(f"/api/calendar/{secret}.ics").status_code == 422
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_the_link_routes_need_a_token(client: TestClient, method: str) -> None:
+    assert client.request(method, "/api/users/me/calendar-link").status_code == 401
+
+
+def test_the_calendar_holds_only_its_owners_contacts(
+    client: TestClient, account: Account, make_account: Callable[..., Account]
+) -> None:
+    create(client, account, first_name="Mine")
+    other = make_account("eve@example.com")
+    create(client, other, first_name="Theirs")
+
+    (vevent,) = events(client, make_link(client, account))
+
+    assert str(vevent["SUMMARY"]).startswith("Birthday: Mine")
+
+
+def test_only_a_hash_of_the_secret_is_stored(
+    client: TestClient, account: Account, db: Session
+) -> None:
+    secret = make_link(client, account).removeprefix("/api/calendar/").removesuffix(".ics")
+
+    (link,) = db.exec(select(CalendarLink)).all()
+    assert secret not in link.secret_hash
+
+
+def test_the_account_gone_takes_its_calendar_with_it(client: TestClient, account: Account) -> None:
+    path = make_link(client, account)
+
+    client.request(
+        "DELETE", "/api/users/me", json={"password": account.password}, headers=account.headers
+    )
+
+    assert client.get(path).status_code == 404
+
+
+# --- Polling: ETag and 304 ---------------------------------------------------
+
+
+def poll(client: TestClient, path: str, etag: str) -> int:
+    return client.get(path, headers={"If-None-Match": etag}).status_code
+
+
+def test_an_unchanged_calendar_is_304(client: TestClient, account: Account) -> None:
+    create(client, account)
+    path = make_link(client, account)
+    first = client.get(path)
+
+    assert first.headers["cache-control"] == "private, no-cache"
+    assert poll(client, path, first.headers["etag"]) == 304
+
+
+@pytest.mark.parametrize("change", ["create", "update", "delete"])
+def test_any_change_to_the_contacts_changes_the_etag(
+    client: TestClient, account: Account, change: str
+) -> None:
+    contact = create(client, account)
+    create(client, account)
+    path = make_link(client, account)
+    etag = client.get(path).headers["etag"]
+
+    url = f"/api/contacts/{contact['id']}"
+    if change == "create":
+        create(client, account)
+    elif change == "update":
+        client.patch(url, json={"birthday": "1991-01-01"}, headers=account.headers)
+    else:
+        client.delete(url, headers=account.headers)
+
+    assert poll(client, path, etag) == 200
+
+
+def test_a_poll_answered_304_costs_one_statement_and_reads_no_event(
+    client: TestClient, account: Account, statements: list[str]
+) -> None:
+    for _ in range(3):
+        create(client, account)
+    path = make_link(client, account)
+    etag = client.get(path).headers["etag"]
+    statements.clear()
+
+    assert poll(client, path, etag) == 304
+    assert len(statements) == 1
+    assert "birthday" not in statements[0]
+
+
+def test_the_address_never_reaches_the_log(
+    client: TestClient, account: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = make_link(client, account)
+    secret = path.removeprefix("/api/calendar/").removesuffix(".ics")
+
+    with caplog.at_level(logging.INFO, logger="contacts_api.access"):
+        client.get(path)
+
+    assert "path=/api/calendar/<secret>" in caplog.text
+    assert secret not in caplog.text
+
+
+def test_downloads_are_rate_limited_per_address(database_url: str, db: Session) -> None:
+    settings = make_settings(database_url, rate_limit_enabled=True, rate_limit_calendar="2/minute")
+    with TestClient(create_app(settings)) as client:
+        credentials = {"email": "ada@example.com", "password": "correct horse battery"}
+        client.post("/api/auth/signup", json=credentials)
+        tokens = client.post("/api/auth/login", json=credentials).json()
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        url = client.post("/api/users/me/calendar-link", headers=headers).json()["url"]
+        codes = [client.get(urlsplit(url).path).status_code for _ in range(3)]
+
+    assert codes == [200, 200, 429]
