@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from contacts_api.config import Settings
 from tests.servers import REPO, one_command_run
 
 README = (REPO / "README.md").read_text()
@@ -25,6 +26,14 @@ def test_every_python_command_in_the_readme_uses_the_projects_venv() -> None:
     bare = [line for line in commands if re.search(r"(^|[\s$(])python3? (?!-m venv)", line)]
 
     assert bare == []
+
+
+def test_every_setting_is_in_the_readme_and_the_env_example() -> None:
+    env_example = (REPO / ".env.example").read_text()
+
+    for name in (field.upper() for field in Settings.model_fields):
+        assert f"`{name}`" in README, name
+        assert f"# {name}=" in env_example, name
 
 
 def test_the_license_is_mit() -> None:
