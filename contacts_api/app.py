@@ -55,6 +55,7 @@ from contacts_api.middleware import (
     JsonBodiesOnly,
     KnownHostsOnly,
     RequestContextMiddleware,
+    loggable_path,
     printable,
 )
 from contacts_api.migrations import head_revision
@@ -271,7 +272,7 @@ async def _rate_limit_storage_unavailable(request: Request, exc: Exception) -> J
     logger.warning(
         "rate-limit storage unavailable during %s %s: %s",
         printable(request.method),
-        printable(request.url.path),
+        loggable_path(request.url.path),
         exc,
     )
     return JSONResponse(
@@ -293,7 +294,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     logger.warning(
         "database unavailable during %s %s: %s",
         printable(request.method),
-        printable(request.url.path),
+        loggable_path(request.url.path),
         exc,
     )
     return JSONResponse(

@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from contacts_api.mail import Mailer, SmtpSecurity, SmtpServer
 from contacts_api.ratelimit import Limit, parse_limit
 from contacts_api.security import TokenPolicy
+from contacts_api.vcard_import import MAX_IMPORT_FILE_BYTES
 
 DEFAULT_DATABASE_URL = "sqlite:///data/contacts.db"
 SECRET_KEY_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
@@ -119,7 +120,8 @@ class Settings(DatabaseSettings):
     # Host names the service answers to (comma-separated); any other `Host` gets `400`.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    max_import_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)  # a .vcf upload
+    # A .vcf upload; at most what the import route's body limit lets through.
+    max_import_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=MAX_IMPORT_FILE_BYTES)
     rate_limit_enabled: bool = True
     rate_limit_signup: str = "5/minute"  # per client address
     rate_limit_login: str = "10/minute"  # wrong passwords, per client address

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 RESET_PAGE = "/reset-password"
 VERIFY_PAGE = "/verify-email"
 # The database errors that mean "unavailable" (a route answers them with `503`).
-DATABASE_DOWN = (DBAPIError, PoolTimeoutError)
+DATABASE_DOWN = (OperationalError, PoolTimeoutError)
 
 RESET_SUBJECT = "Reset your contacts_api password"
 RESET_TEXT = """\
@@ -99,6 +99,9 @@ class AccountMail:
             )
         except DATABASE_DOWN as exc:
             logger.error("mail: %r not sent, the database is unavailable: %s", kind.subject, exc)
+            return
+        except IntegrityError:
+            logger.info("mail: %r not sent, the account was deleted meanwhile", kind.subject)
             return
         link = f"{self.public_url}{kind.page}?{urlencode({'token': token})}"
         text = kind.text.format(link=link, lifetime=_duration(lifetime))

@@ -18,12 +18,14 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from enum import StrEnum
 from pathlib import Path
 
 import aiosmtplib
+from email_validator import EmailNotValidError, validate_email
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,19 @@ class SmtpServer:
     password: str | None = None
 
 
+def smtp_address(address: str) -> str:
+    """The address as mail servers take it: the domain in its ASCII (IDNA, `xn--`) form.
+
+    Accounts keep the domain in its Unicode form (see `rules.normalize_email`), which
+    in a `To` header would be encoded as a MIME word no server reads as an address.
+    """
+    try:
+        valid = validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return address
+    return valid.ascii_email or valid.normalized
+
+
 class Mailer:
     """Writes messages to the outbox and, with an SMTP server, sends them from there."""
 
@@ -65,7 +80,9 @@ class Mailer:
         self.retry_delays = tuple(retry_delays)
 
     def compose(self, *, to: str, subject: str, text: str) -> EmailMessage:
-        message = EmailMessage()
+        to = smtp_address(to)
+        # A local part beyond ASCII needs the SMTPUTF8 extension (RFC 6531) to travel.
+        message = EmailMessage(policy=policy.default if to.isascii() else policy.SMTPUTF8)
         message["From"] = self.sender
         message["To"] = to
         message["Subject"] = subject

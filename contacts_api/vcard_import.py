@@ -32,6 +32,9 @@ from contacts_api.models import ContactCreate, ContactUpdate, RejectedCard
 from contacts_api.rules import InvalidFields, check_contact_fields, search_key
 
 UTF8_BOM = "\ufeff"
+# What ends a line of a vCard: not `str.splitlines`, which also breaks at characters a
+# note may hold (U+2028, form feed, …) and would cut a card's line in two.
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 QP = "QUOTED-PRINTABLE"
 BEGIN = re.compile(r"^BEGIN:VCARD\s*$", re.IGNORECASE)
 END = re.compile(r"^END:VCARD\s*$", re.IGNORECASE)
@@ -45,9 +48,10 @@ PLAIN_FN = re.compile(r"^FN:(.*)$", re.IGNORECASE | re.MULTILINE)
 
 
 MAX_CARDS = 10_000
-# The most an upload may carry, whatever `MAX_IMPORT_BYTES` says: the setting is checked
-# on the file itself, this bounds what the server receives at all.
-MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+# The most an import's body may carry, refused unread past it: the largest
+# `MAX_IMPORT_BYTES` allowed, and room for the multipart wrapping around the file.
+MAX_IMPORT_FILE_BYTES = 16 * 1024 * 1024
+MAX_UPLOAD_BYTES = MAX_IMPORT_FILE_BYTES + 64 * 1024
 
 
 class NotVCards(ValueError):
@@ -120,7 +124,7 @@ def split_cards(data: bytes) -> list[str]:
         raise NotVCards("The file is not UTF-8 text") from exc
     cards: list[list[str]] = []
     current: list[str] | None = None
-    for line in text.splitlines():
+    for line in LINE_BREAK.split(text):
         if BEGIN.match(line):
             current = [line]
             cards.append(current)

@@ -3,6 +3,7 @@ iCalendar feed of yearly all-day events that calendar apps poll for nothing (`ET
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ from sqlmodel import Session, select
 from contacts_api.app import create_app
 from contacts_api.config import Settings
 from contacts_api.models import CalendarLink
+from scripts.localhost import free_port
 from tests.conftest import Account, make_settings
 from tests.contacts import create
 
@@ -253,3 +255,32 @@ def test_downloads_are_rate_limited_per_address(database_url: str, db: Session) 
         codes = [client.get(urlsplit(url).path).status_code for _ in range(3)]
 
     assert codes == [200, 200, 429]
+
+
+def test_links_made_at_once_leave_exactly_one_working_link(
+    client: TestClient, account: Account
+) -> None:
+    def make(_: int) -> object:
+        return client.post("/api/users/me/calendar-link", headers=account.headers)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(make, range(8)))
+
+    assert [answer.status_code for answer in answers] == [201] * 8
+    working = [a for a in answers if client.get(urlsplit(a.json()["url"]).path).status_code == 200]
+    assert len(working) == 1
+
+
+def test_a_calendar_request_during_an_outage_logs_no_secret(
+    database_url: str, db: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(
+        database_url, rate_limit_enabled=True, redis_url=f"redis://127.0.0.1:{free_port()}/0"
+    )
+    secret = "s3cretcalendarkey" * 3
+    with TestClient(create_app(settings)) as client, caplog.at_level(logging.WARNING):
+        response = client.get(f"/api/calendar/{secret}.ics")
+
+    assert response.status_code == 503
+    assert "/api/calendar/<secret>" in caplog.text
+    assert secret not in caplog.text

@@ -204,3 +204,15 @@ def test_with_verified_email_required_a_reset_link_also_lets_the_owner_in(
 
 def test_unverified_accounts_log_in_by_default(client: TestClient, account: Account) -> None:
     assert me(client, account)["email_verified"] is False  # and `account` logged in
+
+
+def test_an_international_domain_gets_its_mail_at_the_ascii_address(
+    client: TestClient, smtp: SmtpServer
+) -> None:
+    credentials = {"email": "ada@пример.рф", "password": TEST_PASSWORD}
+
+    assert client.post("/api/auth/signup", json=credentials).status_code == 201
+
+    (message,) = smtp.inbox.messages
+    assert message["To"] == "ada@xn--e1afmkfd.xn--p1ai"
+    assert link_in(message).startswith(f"{PUBLIC_URL}/verify-email?token=")

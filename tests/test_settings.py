@@ -101,3 +101,8 @@ def test_a_secret_key_under_32_characters_is_refused_with_a_hint() -> None:
 def test_an_unknown_timezone_is_refused() -> None:
     with pytest.raises(ValidationError, match="unknown time zone"):
         Settings(_env_file=None, secret_key="k" * 32, timezone="Mars/Olympus_Mons")
+
+
+def test_a_max_import_bytes_past_the_routes_body_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_import_bytes"):
+        Settings(_env_file=None, secret_key="k" * 32, max_import_bytes=17 * 1024 * 1024)

@@ -7,7 +7,8 @@ no one's calendar. A user has at most one: making a new one replaces the old.
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select
+from sqlalchemy import Row, bindparam, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,6 +18,8 @@ from contacts_api.models import CalendarLink, Contact
 from contacts_api.security import link_token_hash, new_link_token
 
 LINKS = CalendarLink.__table__
+# Each database's `INSERT` with `ON CONFLICT` (Core's own has no such clause).
+UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 CONTACTS = Contact.__table__
 # The link's user, and what decides the calendar's content: how many contacts, the
 # newest id and the latest change. Any create, change or delete moves one of them,
@@ -46,12 +49,22 @@ BIRTHDAYS = (
 
 
 async def replace(session: AsyncSession, *, user_id: int) -> str:
-    """A new secret for the user's calendar; the one before stops working. One transaction."""
+    """A new secret for the user's calendar; the one before stops working.
+
+    One statement, an upsert on the user's row (`INSERT … ON CONFLICT (user_id) DO
+    UPDATE`, which both databases speak): two requests at once each leave a working
+    link, the later one's, where a delete-then-insert would collide on the key.
+    """
     secret = new_link_token()
-    await session.exec(delete(LINKS).where(LINKS.c.user_id == user_id))
+    values = {"user_id": user_id, "secret_hash": link_token_hash(secret), "created_at": utcnow()}
+    upsert = UPSERTS[session.bind.dialect.name](LINKS).values(values)
     await session.exec(
-        insert(LINKS).values(
-            user_id=user_id, secret_hash=link_token_hash(secret), created_at=utcnow()
+        upsert.on_conflict_do_update(
+            index_elements=[LINKS.c.user_id],
+            set_={
+                "secret_hash": upsert.excluded.secret_hash,
+                "created_at": upsert.excluded.created_at,
+            },
         )
     )
     await session.commit()

@@ -66,6 +66,7 @@ SEARCH_KEYS = {field: CONTACTS.c[column] for field, column in SEARCH_KEY_COLUMNS
 PUBLIC_COLUMNS = tuple(CONTACTS.c[name] for name in ContactPublic.model_fields)
 EXPORT_BATCH = 500
 IMPORT_CHUNK = 500  # emails looked up in one query (SQLite takes a few thousand parameters)
+IMPORT_RACED = "A contact with one of these emails was just created: nothing was imported, retry"
 # The fields a card sets, compared to tell an updated contact from an unchanged one.
 COMPARED = tuple(CONTACTS.c[name] for name in ContactCreate.model_fields)
 
@@ -176,16 +177,7 @@ async def import_contacts(
     `executemany`, and changed ones updated with another.
     """
     by_key = {search_key(contact.email): contact.model_dump() for contact in contacts}
-    existing: dict[str, Row[Any]] = {}
-    keys = list(by_key)
-    for start in range(0, len(keys), IMPORT_CHUNK):
-        chunk = keys[start : start + IMPORT_CHUNK]
-        found = await session.exec(
-            select(CONTACTS.c.id, CONTACTS.c.email_key, *COMPARED).where(
-                is_owner(owner_id), CONTACTS.c.email_key.in_(chunk)
-            )
-        )
-        existing |= {row.email_key: row for row in found}
+    existing = await _with_email_keys(session, owner_id, list(by_key))
     new = [values for key, values in by_key.items() if key not in existing]
     changed = [
         (existing[key].id, values)
@@ -198,25 +190,47 @@ async def import_contacts(
     if dry_run:
         return counts
     now = utcnow()
-    if new:
-        rows = [
-            values | derived_columns(values) | {"owner_id": owner_id, "created_at": now}
-            for values in new
-        ]
-        await session.exec(insert(CONTACTS).values(updated_at=now, version=1), params=rows)
-    if changed:
-        rows = [
-            {"target": contact_id} | values | derived_columns(values)
-            for contact_id, values in changed
-        ]
-        await session.exec(
-            update(CONTACTS)
-            .where(is_owner(owner_id), CONTACTS.c.id == bindparam("target"))
-            .values(updated_at=now, version=CONTACTS.c.version + 1),
-            params=rows,
-        )
+    try:
+        if new:
+            rows = [
+                values | derived_columns(values) | {"owner_id": owner_id, "created_at": now}
+                for values in new
+            ]
+            await session.exec(insert(CONTACTS).values(updated_at=now, version=1), params=rows)
+        if changed:
+            rows = [
+                {"target": contact_id} | values | derived_columns(values)
+                for contact_id, values in changed
+            ]
+            await session.exec(
+                update(CONTACTS)
+                .where(is_owner(owner_id), CONTACTS.c.id == bindparam("target"))
+                .values(updated_at=now, version=CONTACTS.c.version + 1),
+                params=rows,
+            )
+    except IntegrityError as exc:
+        # A contact with one of these emails was created after they were looked up (a
+        # request racing the import): the unique index refuses it, and nothing is kept.
+        await session.rollback()
+        raise ContactEmailTaken(IMPORT_RACED) from exc
     await _commit(session)
     return counts
+
+
+async def _with_email_keys(
+    session: AsyncSession, owner_id: int, keys: list[str]
+) -> dict[str, Row[Any]]:
+    """The owner's contacts with these folded emails, by key, `IMPORT_CHUNK` keys a query."""
+    existing: dict[str, Row[Any]] = {}
+    for start in range(0, len(keys), IMPORT_CHUNK):
+        chunk = keys[start : start + IMPORT_CHUNK]
+        found = await session.exec(
+            select(CONTACTS.c.id, CONTACTS.c.email_key, *COMPARED).where(
+                is_owner(owner_id), CONTACTS.c.email_key.in_(chunk)
+            )
+        )
+        existing |= {row.email_key: row for row in found}
+    return existing
 
 
 async def update_contact(
