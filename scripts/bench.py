@@ -548,6 +548,23 @@ def measure_throughput(bench: Bench, auth: dict[str, str], contact_id: int) -> N
     )
 
 
+def seed_contacts(engine: Engine, *, owner_id: int, count: int, faker_seed: int) -> float:
+    """What the seed script does for `count` contacts (Faker, the checks, the writes);
+    the seconds it took."""
+    started = time.perf_counter()
+    rows = generate_rows(
+        locales=["uk_UA", "en_US"],
+        seed=faker_seed,
+        today=date.today(),
+        owner_id=owner_id,
+        numbers=range(count),
+        phone_region="UA",
+        now=utcnow(),
+    )
+    write_rows(engine, rows, total=count)
+    return time.perf_counter() - started
+
+
 def measure_seeding(bench: Bench) -> None:
     """The seed script writes rows about as fast as Faker can make them."""
     seed = bench.sizes.seed
@@ -558,18 +575,7 @@ def measure_seeding(bench: Bench) -> None:
     for n in range(seed):
         generator.payload(n)
     faker_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    rows = generate_rows(
-        locales=["uk_UA", "en_US"],
-        seed=11,
-        today=date.today(),
-        owner_id=seeded,
-        numbers=range(seed),
-        phone_region="UA",
-        now=utcnow(),
-    )
-    write_rows(bench.engine, rows, total=seed)
-    seed_seconds = time.perf_counter() - started
+    seed_seconds = seed_contacts(bench.engine, owner_id=seeded, count=seed, faker_seed=11)
     value = seed_seconds / faker_seconds
     bench.report.add(
         "seeding vs Faker alone",
@@ -612,18 +618,7 @@ def measure_vcards(bench: Bench) -> None:
     base = bench.server.base_url
     exporter = bench.data.user("exporter@bench.example")
     bench.data.user("importer@bench.example")
-    started = time.perf_counter()
-    rows = generate_rows(
-        locales=["uk_UA", "en_US"],
-        seed=13,
-        today=date.today(),
-        owner_id=exporter,
-        numbers=range(cards),
-        phone_region="UA",
-        now=utcnow(),
-    )
-    write_rows(bench.engine, rows, total=cards)
-    seed_seconds = time.perf_counter() - started
+    seed_seconds = seed_contacts(bench.engine, owner_id=exporter, count=cards, faker_seed=13)
     analyze(bench.engine)
     auth = login(base, "exporter@bench.example")
 

@@ -164,18 +164,28 @@ def test_resend_is_rate_limited_per_account(
     assert len(verifications(smtp, "ada@example.com")) == 3  # sign-up's and two resent
 
 
-def test_with_verified_email_required_an_unverified_login_is_a_403(
-    database_url: str, smtp: SmtpServer, tmp_path: Path, make_client: Callable[..., TestClient]
-) -> None:
-    settings = mail_settings(database_url, smtp, tmp_path, require_verified_email=True)
-    credentials = {"email": "ada@example.com", "password": TEST_PASSWORD}
-    with make_client(settings) as client:
-        client.post("/api/auth/signup", json=credentials)
+CREDENTIALS = {"email": "ada@example.com", "password": TEST_PASSWORD}
 
-        refused = client.post("/api/auth/login", json=credentials)
-        wrong = client.post("/api/auth/login", json=credentials | {"password": "not the one"})
-        verify(client, token_in(verifications(smtp, "ada@example.com")[0]))
-        allowed = client.post("/api/auth/login", json=credentials)
+
+@pytest.fixture
+def strict_client(
+    database_url: str, smtp: SmtpServer, tmp_path: Path, make_client: Callable[..., TestClient]
+) -> Iterator[TestClient]:
+    """An app with `REQUIRE_VERIFIED_EMAIL=true`, where ada has just signed up."""
+    settings = mail_settings(database_url, smtp, tmp_path, require_verified_email=True)
+    with make_client(settings) as client:
+        client.post("/api/auth/signup", json=CREDENTIALS)
+        yield client
+
+
+def test_with_verified_email_required_an_unverified_login_is_a_403(
+    strict_client: TestClient, smtp: SmtpServer
+) -> None:
+    client, credentials = strict_client, CREDENTIALS
+    refused = client.post("/api/auth/login", json=credentials)
+    wrong = client.post("/api/auth/login", json=credentials | {"password": "not the one"})
+    verify(client, token_in(verifications(smtp, "ada@example.com")[0]))
+    allowed = client.post("/api/auth/login", json=credentials)
 
     assert refused.status_code == 403
     assert "verify" in refused.json()["detail"].lower()
@@ -184,20 +194,17 @@ def test_with_verified_email_required_an_unverified_login_is_a_403(
 
 
 def test_with_verified_email_required_a_reset_link_also_lets_the_owner_in(
-    database_url: str, smtp: SmtpServer, tmp_path: Path, make_client: Callable[..., TestClient]
+    strict_client: TestClient, smtp: SmtpServer
 ) -> None:
-    settings = mail_settings(database_url, smtp, tmp_path, require_verified_email=True)
-    credentials = {"email": "ada@example.com", "password": TEST_PASSWORD}
-    with make_client(settings) as client:
-        client.post("/api/auth/signup", json=credentials)
-        client.post("/api/auth/password-reset", json={"email": "ada@example.com"})
-        (reset,) = [m for m in smtp.inbox.to("ada@example.com") if m["Subject"] == RESET_SUBJECT]
-        new = {"token": token_in(reset), "new_password": "a brand new passphrase"}
-        client.post("/api/auth/password-reset/confirm", json=new)
+    client = strict_client
+    client.post("/api/auth/password-reset", json={"email": "ada@example.com"})
+    (reset,) = [m for m in smtp.inbox.to("ada@example.com") if m["Subject"] == RESET_SUBJECT]
+    new = {"token": token_in(reset), "new_password": "a brand new passphrase"}
+    client.post("/api/auth/password-reset/confirm", json=new)
 
-        login = client.post(
-            "/api/auth/login", json=credentials | {"password": "a brand new passphrase"}
-        )
+    login = client.post(
+        "/api/auth/login", json=CREDENTIALS | {"password": "a brand new passphrase"}
+    )
 
     assert login.status_code == 200
 
