@@ -24,13 +24,16 @@ from sqlalchemy.exc import ArgumentError
 from contacts_api.mail import Mailer, SmtpSecurity, SmtpServer
 from contacts_api.ratelimit import Limit, parse_limit
 from contacts_api.security import TokenPolicy
-from contacts_api.vcard_import import MAX_IMPORT_FILE_BYTES
 
 DEFAULT_DATABASE_URL = "sqlite:///data/contacts.db"
 SECRET_KEY_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
 MIN_SECRET_KEY_LENGTH = 32
 MAKE_A_KEY_HINT = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 HASHING_QUEUE_PER_SLOT = 8
+# The most an import's body may carry, refused unread past it (the route's own limit):
+# the largest `MAX_IMPORT_BYTES` allowed, and room for the multipart wrapping.
+MAX_IMPORT_FILE_BYTES = 16 * 1024 * 1024
+MAX_UPLOAD_BYTES = MAX_IMPORT_FILE_BYTES + 64 * 1024
 
 
 class DatabaseSettings(BaseSettings):

@@ -48,10 +48,6 @@ PLAIN_FN = re.compile(r"^FN:(.*)$", re.IGNORECASE | re.MULTILINE)
 
 
 MAX_CARDS = 10_000
-# The most an import's body may carry, refused unread past it: the largest
-# `MAX_IMPORT_BYTES` allowed, and room for the multipart wrapping around the file.
-MAX_IMPORT_FILE_BYTES = 16 * 1024 * 1024
-MAX_UPLOAD_BYTES = MAX_IMPORT_FILE_BYTES + 64 * 1024
 
 
 class NotVCards(ValueError):

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from contacts_api.app import create_app
+from contacts_api.config import MAX_UPLOAD_BYTES
 from contacts_api.crud import contacts as contacts_crud
 from contacts_api.exceptions import ContactEmailTaken
 from contacts_api.models import Contact
@@ -272,8 +273,6 @@ def test_the_largest_upload_the_route_takes_is_bounded(
     client: TestClient, account: Account
 ) -> None:
     """Past `MAX_UPLOAD_BYTES` the body is refused before it is read to the end."""
-    from contacts_api.vcard_import import MAX_UPLOAD_BYTES
-
     response = upload(client, account, b"x" * (MAX_UPLOAD_BYTES + 1))
 
     assert response.status_code == 413

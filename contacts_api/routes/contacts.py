@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Row
 
-from contacts_api import birthdays, etags, vcard, vcard_import
+from contacts_api import birthdays, etags, vcard
+from contacts_api.config import MAX_UPLOAD_BYTES
 from contacts_api.crud import contacts
 from contacts_api.deps import (
     AccessClaims,
@@ -129,7 +130,7 @@ async def export_contacts(
         201: {"model": ImportReport, "description": "Contacts were created"},
         413: {"model": ErrorMessage, "description": "Over the size or the number of cards"},
     },
-    max_body_size=vcard_import.MAX_UPLOAD_BYTES,
+    max_body_size=MAX_UPLOAD_BYTES,
 )
 async def import_contacts(
     reading: VCardFile,

@@ -92,7 +92,7 @@ async def end_session(session_id: SessionId, user: CurrentUser, session: Session
     summary="Make the private address of your birthday calendar; a new one replaces the old",
 )
 async def make_calendar_link(
-    user: CurrentUser, session: TransactionDep, settings: SettingsDep
+    user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> CalendarLinkPublic:
     secret = await calendar_links.replace(session, user_id=user.id)
     return CalendarLinkPublic(url=calendar_feed.feed_url(settings.public_url, secret))
