@@ -282,15 +282,18 @@ async def _rate_limit_storage_unavailable(request: Request, exc: Exception) -> J
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
-    """`503` for a database that is down or stalls, or was never migrated (said plainly).
+    """`503` for a database that is down or stalls, whose connections are all busy past
+    `DATABASE_TIMEOUT_SECONDS` (the pool's `TimeoutError`), or that was never migrated
+    (said plainly).
 
     Any other error from the database is a bug here, and stays the `500` it is.
     """
-    assert isinstance(exc, DBAPIError)
-    if is_missing_table(exc):
-        return await _domain_error(request, SchemaBehind())
-    if not isinstance(exc, OperationalError):
-        raise exc
+    assert isinstance(exc, DBAPIError | PoolTimeoutError)
+    if isinstance(exc, DBAPIError):
+        if is_missing_table(exc):
+            return await _domain_error(request, SchemaBehind())
+        if not isinstance(exc, OperationalError):
+            raise exc
     logger.warning(
         "database unavailable during %s %s: %s",
         printable(request.method),

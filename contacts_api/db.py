@@ -103,7 +103,8 @@ def in_transactions(engine: AsyncEngine) -> AsyncEngine:
 def create_app_engine(raw_url: str, *, timeout: float) -> AsyncEngine:
     """The app's one async engine; no wait for the database lasts longer than `timeout`.
 
-    On PostgreSQL that bound covers each of its three waits: for a pooled connection
+    On SQLite that bounds the wait for a pooled connection and for another writer's
+    lock. On PostgreSQL it covers each of its three waits: for a pooled connection
     (`pool_timeout`), for a new one (the connect is cut off), and for every answer to
     a statement, a commit or a ping (`BoundedConnection`). The server gets the same
     figure as `statement_timeout`, so a query stuck on a lock is ended there and the
@@ -122,6 +123,11 @@ def create_app_engine(raw_url: str, *, timeout: float) -> AsyncEngine:
             url.set(drivername=ASYNC_DRIVERS["sqlite"]),
             # How long a writer waits for another's lock before "database is locked".
             connect_args={"timeout": timeout},
+            # The same pool as on PostgreSQL, and above all the same bound on the wait
+            # for one of its connections (SQLAlchemy's default would be 30 s).
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            pool_timeout=timeout,
             **AUTOCOMMIT,
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
