@@ -185,7 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
             expose_headers=["Location", REQUEST_ID_HEADER],
         )
-    app.add_middleware(JsonBodiesOnly)
+    app.add_middleware(JsonBodiesOnly, routes=app.state.route_methods)
     if settings.allowed_hosts:
         app.add_middleware(KnownHostsOnly, hosts=settings.allowed_hosts)
     app.add_middleware(RequestContextMiddleware)
@@ -215,11 +215,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def _safe_to_echo(error: dict[str, Any]) -> dict[str, Any]:
     """The error without its `input` when that is a secret, or not plain JSON (an uploaded
-    file where text was expected would show the server's objects)."""
+    file where text was expected would show the server's objects); an object echoed
+    whole (the body, when a field is missing from it) loses its secret fields."""
     secret = SECRET_FIELDS.intersection(str(part) for part in error.get("loc", ()))
     if secret or not _plain_json(error.get("input")):
         return {key: value for key, value in error.items() if key != "input"}
+    if "input" in error:
+        return error | {"input": _without_secrets(error["input"])}
     return error
+
+
+def _without_secrets(value: object) -> object:
+    """`value` with every `SECRET_FIELDS` key left out, at any depth."""
+    if isinstance(value, list):
+        return [_without_secrets(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            key: _without_secrets(item) for key, item in value.items() if key not in SECRET_FIELDS
+        }
+    return value
 
 
 def _plain_json(value: object) -> bool:

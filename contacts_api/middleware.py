@@ -13,6 +13,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -123,8 +124,9 @@ class JsonBodiesOnly:
     site can make a signed-in browser change anything here, whatever it sends.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routes: Sequence[tuple[re.Pattern[str], set[str]]]) -> None:
         self.app = app
+        self.routes = routes  # each route's path pattern and methods
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -132,12 +134,18 @@ class JsonBodiesOnly:
             and scope["method"] in METHODS_WITH_BODIES
             and scope["path"].startswith("/api/")
             and _has_body(scope)
+            and self._route_takes(scope["method"], scope["path"])
         ):
             media_type = _header(scope, b"content-type").split(";")[0].strip().lower()
             if media_type not in BODY_TYPES.get(scope["path"], (JSON,)):
                 await _answer(send, 415, UNSUPPORTED)
                 return
         await self.app(scope, receive, send)
+
+    def _route_takes(self, method: str, path: str) -> bool:
+        """Whether some route answers `method` on `path`: if none does, the router's `405`
+        (or `404`) is the answer, whatever the body is."""
+        return any(method in methods and regex.match(path) for regex, methods in self.routes)
 
 
 UNKNOWN_HOST = json.dumps({"detail": "Unknown host"}).encode()

@@ -28,6 +28,30 @@ def test_a_405_lists_every_method_of_the_path(
     assert response.headers["allow"] == allow
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/api/auth/token", "POST"),
+        ("/api/contacts/import", "POST"),
+        ("/api/users/me", "GET, DELETE"),
+    ],
+)
+@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x", ""])
+def test_a_405_comes_before_any_check_of_the_body(
+    client: TestClient, account: Account, method: str, path: str, allow: str, content_type: str
+) -> None:
+    response = client.request(
+        method,
+        path,
+        content=b"anything",
+        headers={"content-type": content_type} | account.headers,
+    )
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+
+
 @pytest.mark.parametrize("path", ["/api/health", "/api/users/me", "/api/nowhere"])
 def test_api_answers_are_never_cached(client: TestClient, account: Account, path: str) -> None:
     response = client.get(path, headers=account.headers)
