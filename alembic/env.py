@@ -11,13 +11,15 @@ from logging.config import fileConfig
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from pydantic import ValidationError
 from sqlalchemy import Connection
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.schema import SchemaItem
 from sqlmodel import SQLModel
 
 import contacts_api.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from contacts_api.config import DatabaseSettings
-from contacts_api.db import UTCDateTime, create_db_engine
+from contacts_api.db import UTCDateTime, create_db_engine, database_problem
 
 config = context.config
 if config.config_file_name is not None:
@@ -28,8 +30,32 @@ target_metadata = SQLModel.metadata
 MIGRATION_LOCK_KEY = 7_415_001
 
 
+# Code that runs migrations (`python -m contacts_api`, the tests) passes the URL and
+# reports a failure its own way; the `alembic` command reads the settings instead.
+FROM_CODE = "database_url" in config.attributes
+
+
 def database_url() -> str:
-    return config.attributes.get("database_url") or DatabaseSettings().database_url
+    if FROM_CODE:
+        return config.attributes["database_url"]
+    try:
+        return DatabaseSettings().database_url
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise SystemExit(f"alembic: invalid setting DATABASE_URL: {reason}") from None
+
+
+@contextmanager
+def mistakes_in_one_line(url: str) -> Iterator[None]:
+    """At the `alembic` command, a database it cannot use (unknown host or scheme, refused
+    port, missing database) ends it with one line, as `python -m contacts_api` does: a
+    traceback of a hundred lines would hide the one that matters."""
+    try:
+        yield
+    except (DBAPIError, NoSuchModuleError, ArgumentError) as exc:
+        if FROM_CODE:
+            raise
+        raise SystemExit(f"alembic: {database_problem(url, exc)}") from None
 
 
 def render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | bool:
@@ -101,8 +127,11 @@ def run_migrations_online() -> None:
     (`ON DELETE CASCADE`). So, as SQLite's own documentation advises for this, foreign
     keys are off while migrations run there, and checked whole afterwards.
     """
-    engine = create_db_engine(database_url())
-    with engine.connect() as connection, one_migration_at_a_time(connection):
+    url = database_url()
+    with mistakes_in_one_line(url):
+        engine = create_db_engine(url)
+        connection = engine.connect()
+    with connection, one_migration_at_a_time(connection):
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
             connection.exec_driver_sql("PRAGMA foreign_keys = OFF")

@@ -201,3 +201,24 @@ def test_a_postgres_url_as_hosting_services_write_it_works(
     url = database_url.replace("postgresql+psycopg://", "postgres://")
     with one_command_run(tmp_path, BCRYPT_ROUNDS="4", DATABASE_URL=url) as (_, base_url):
         assert httpx2.get(f"{base_url}/api/health").json() == {"status": "ok", "database": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("database_url", "says"),
+    [
+        ("postgresql://u@nosuchhost.invalid/db", "nosuchhost.invalid"),
+        ("postgresql://postgres@127.0.0.1:1/db", "refused"),
+        ("mysql2://x/y", "names no database"),
+        ("not a url", "not a database URL"),
+    ],
+)
+def test_a_database_mistake_stops_alembic_with_one_line(
+    tmp_path: Path, database_url: str, says: str
+) -> None:
+    command = [sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"), "upgrade", "head"]
+
+    result = run_once(tmp_path, command, DATABASE_URL=database_url)
+
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert says in result.stderr
