@@ -48,18 +48,43 @@ def birthday_key(birthday: date) -> int:
     return birthday.month * 100 + birthday.day
 
 
-def normalize_phone(raw: str, region: str) -> str:
-    """A phone number in E.164 (`+380671234567`), or `ValueError` if it is not a real one.
+# Why a number that parses is still not one, by `is_possible_number_with_reason`.
+LENGTH_PROBLEMS = {
+    phonenumbers.ValidationResult.TOO_SHORT: "too short",
+    phonenumbers.ValidationResult.TOO_LONG: "too long",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "of a length no number there has",
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "too short (a local number?)",
+}
+NOT_ASSIGNED = "no such numbers are in use"
 
-    A number written without a country code is read as a number of `region`.
+
+def normalize_phone(raw: str, region: str) -> str:
+    """A phone number in E.164 (`+380671234567`), or `ValueError` saying what is wrong.
+
+    A number written without a country code is read as a number of `region`, and its
+    error says so, since that is often the mistake (`(415) 555-0188` typed into a
+    service whose region is UA); a number written with one is judged in its own
+    country, and its error names that country instead.
     """
     try:
-        number = phonenumbers.parse(raw, region)
+        number = phonenumbers.parse(raw, region, keep_raw_input=True)
     except phonenumbers.NumberParseException as exc:
         raise ValueError("not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"not a valid phone number (without a country code, read in {region})")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if phonenumbers.is_valid_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    problem = LENGTH_PROBLEMS.get(reason, NOT_ASSIGNED)
+    source = number.country_code_source
+    if source == phonenumbers.CountryCodeSource.FROM_DEFAULT_COUNTRY:
+        raise ValueError(
+            f"not a valid {region} number ({problem}): a number without a country code is"
+            f" read as a {region} number; write it with its country code (e.g. +1 415 555 2671)"
+        )
+    if reason == phonenumbers.ValidationResult.INVALID_COUNTRY_CODE:
+        raise ValueError(f"+{number.country_code} is not a country code")
+    country = phonenumbers.region_code_for_country_code(number.country_code)
+    where = country if country.isalpha() else "a non-geographic service"  # `001`: +800, +888
+    raise ValueError(f"not a valid number of {where} (+{number.country_code}): {problem}")
 
 
 class InvalidFields(ValueError):

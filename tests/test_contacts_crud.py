@@ -92,6 +92,27 @@ def test_a_phone_without_country_code_is_read_in_the_phone_region_setting(
     assert response.json()["phone"] == "+12025550143"
 
 
+@pytest.mark.parametrize(
+    ("written", "says", "never_says"),
+    [
+        # A US number typed without its country code, in a service whose region is UA.
+        ("(415) 555-0188", "without a country code is read as a UA number", "+44"),
+        # A number with its country code, in a range no one is given: not a region mistake.
+        ("+44 7700 900123", "not a valid number of GB (+44): no such numbers", "UA"),
+        ("+44 7700 9001", "GB (+44): too short", "UA"),
+    ],
+)
+def test_a_refused_phone_says_what_is_actually_wrong(
+    client: TestClient, account: Account, written: str, says: str, never_says: str
+) -> None:
+    response = client.post("/api/contacts", json=payload(phone=written), headers=account.headers)
+
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert says in error["msg"]
+    assert never_says not in error["msg"]
+
+
 def test_notes_are_optional(client: TestClient, account: Account) -> None:
     sent = payload()
     del sent["notes"]
