@@ -119,15 +119,19 @@ def create_app_engine(raw_url: str, *, timeout: float) -> AsyncEngine:
         # them) at DEBUG: never worth that, whatever level the root logger is at.
         logging.getLogger("aiosqlite").setLevel(logging.INFO)
         _make_sqlite_folder(url)
+        # A file gets the same pool as PostgreSQL, and above all the same bound on the
+        # wait for one of its connections (SQLAlchemy's default would be 30 s). An
+        # in-memory database is one connection, which SQLAlchemy keeps (no pool).
+        pool = (
+            {}
+            if _in_memory(url)
+            else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW, "pool_timeout": timeout}
+        )
         engine = create_async_engine(
             url.set(drivername=ASYNC_DRIVERS["sqlite"]),
             # How long a writer waits for another's lock before "database is locked".
             connect_args={"timeout": timeout},
-            # The same pool as on PostgreSQL, and above all the same bound on the wait
-            # for one of its connections (SQLAlchemy's default would be 30 s).
-            pool_size=POOL_SIZE,
-            max_overflow=POOL_OVERFLOW,
-            pool_timeout=timeout,
+            **pool,
             **AUTOCOMMIT,
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
@@ -251,8 +255,12 @@ def _ping_if_idle(
         raise DisconnectionError(str(exc)) from exc
 
 
+def _in_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
 def _make_sqlite_folder(url: URL) -> None:
-    if url.database not in (None, "", ":memory:"):
+    if not _in_memory(url):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
