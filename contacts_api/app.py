@@ -62,7 +62,7 @@ from contacts_api.migrations import head_revision
 from contacts_api.models import LinkPurpose
 from contacts_api.ratelimit import RateLimiter
 from contacts_api.routes import auth, calendar, contacts, health, pages, users
-from contacts_api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE
+from contacts_api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE, UNAVAILABLE
 from contacts_api.security import PasswordHasher
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,6 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str]]] = {
 SECRET_FIELDS = frozenset(
     {"password", "refresh_token", "current_password", "new_password", "token"}
 )
-UNAVAILABLE = "Database unavailable, try again shortly"
 METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 

@@ -379,7 +379,18 @@ class Contact(ContactBase, table=True):
     version: int = Field(default=1, sa_column_kwargs={"server_default": text("1")})
 
 
+PUBLIC_CONTACT_EXAMPLE = CONTACT_EXAMPLE | {
+    "id": 7,
+    "phone": "+380671234567",
+    "created_at": "2026-03-01T09:30:00Z",
+    "updated_at": "2026-03-01T09:30:00Z",
+}
+
+
 class ContactPublic(ContactBase):
+    # A whole example: without it, Swagger UI makes up names from the fields' patterns.
+    model_config = ConfigDict(json_schema_extra={"examples": [PUBLIC_CONTACT_EXAMPLE]})
+
     id: int
     email: str
     created_at: datetime
@@ -493,6 +504,12 @@ class ContactPage(Page[ContactPublic]):
 
 
 class BirthdayContact(ContactPublic):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [PUBLIC_CONTACT_EXAMPLE | {"next_birthday": "2027-03-08", "turns": 37}]
+        }
+    )
+
     next_birthday: date
     turns: int = Field(description="The age the contact turns on `next_birthday`")
 
@@ -505,9 +522,12 @@ class BirthdayPage(Page[BirthdayContact]):
 
 
 class ErrorMessage(SQLModel):
-    """The body of every error but `422`: FastAPI's `{"detail": "..."}`."""
+    """The body of every error but `422`: FastAPI's `{"detail": "..."}`.
 
-    detail: str = Field(schema_extra={"examples": ["Could not validate credentials"]})
+    Each documented answer gives its own example (`routes.responses.error`).
+    """
+
+    detail: str
 
 
 class HealthStatus(SQLModel):

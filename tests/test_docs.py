@@ -178,3 +178,50 @@ def test_import_is_a_file_picker_in_swagger_ui(openapi: dict) -> None:
 
 def test_the_calendar_needs_no_token(openapi: dict) -> None:
     assert not openapi["paths"]["/api/calendar/{secret}.ics"]["get"].get("security")
+
+
+def test_each_error_status_has_an_example_of_its_own(openapi: dict) -> None:
+    """Swagger UI shows the model's one example under every status unless each has its own."""
+    for name, operation in operations(openapi):
+        examples = {
+            status: answer["content"]["application/json"].get("example")
+            for status, answer in operation["responses"].items()
+            if status[0] in "45" and status != "422"
+        }
+        assert all(examples.values()), f"{name}: {examples}"
+        details = [example["detail"] for example in examples.values()]
+        assert len(set(details)) == len(details), f"{name}: {examples}"
+
+
+def schemas_answered(openapi: dict) -> set[str]:
+    """The component schemas a success answer returns, and the ones they contain."""
+    names: set[str] = set()
+    pending = [
+        answer["content"]["application/json"]["schema"]
+        for _, operation in operations(openapi)
+        for status, answer in operation["responses"].items()
+        if status.startswith("2") and "application/json" in answer.get("content", {})
+    ]
+    while pending:
+        schema = pending.pop()
+        if isinstance(schema, dict):
+            ref = schema.get("$ref", "").removeprefix("#/components/schemas/")
+            if ref and ref not in names:
+                names.add(ref)
+                pending.append(openapi["components"]["schemas"][ref])
+            pending.extend(schema.values())
+        elif isinstance(schema, list):
+            pending.extend(schema)
+    return names
+
+
+def test_no_answer_example_is_made_up_from_a_pattern(openapi: dict) -> None:
+    """A schema whose fields carry a `pattern` gets a whole example, or Swagger UI fills the
+    fields with text generated from the regex."""
+    for name in schemas_answered(openapi):
+        schema = openapi["components"]["schemas"][name]
+        patterned = [
+            field for field, spec in schema.get("properties", {}).items() if "pattern" in spec
+        ]
+        if patterned:
+            assert schema.get("examples"), f"{name}: {patterned}"

@@ -18,12 +18,17 @@ from contacts_api.deps import (
     TransactionDep,
     client_address,
 )
-from contacts_api.exceptions import EmailAlreadyVerified
+from contacts_api.exceptions import (
+    EmailAlreadyRegistered,
+    EmailAlreadyVerified,
+    EmailNotVerified,
+    InvalidCredentials,
+    InvalidLink,
+)
 from contacts_api.models import (
     NO_NUL,
     Accepted,
     EmailVerification,
-    ErrorMessage,
     LinkPurpose,
     LoginRequest,
     PasswordResetConfirm,
@@ -40,6 +45,7 @@ from contacts_api.routes.responses import (
     TOO_MANY_REQUESTS,
     UNAUTHORIZED,
     VALIDATION_ERROR,
+    error,
 )
 from contacts_api.rules import normalize_email
 from contacts_api.security import TokenClaims, TokenType, decode_token
@@ -92,11 +98,11 @@ TOKEN_FORM_BODY = {
     },
 }
 LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: UNAUTHORIZED[401] | {"description": "Unknown email or wrong password"},
-    403: {
-        "model": ErrorMessage,
-        "description": "`REQUIRE_VERIFIED_EMAIL` is on and this email is not verified yet",
-    },
+    401: UNAUTHORIZED[401] | error("Unknown email or wrong password", InvalidCredentials.message),
+    403: error(
+        "`REQUIRE_VERIFIED_EMAIL` is on and this email is not verified yet",
+        EmailNotVerified.message,
+    ),
     **VALIDATION_ERROR,
     **TOO_MANY_REQUESTS,
     **BUSY,
@@ -109,7 +115,7 @@ LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     response_model=UserPublic,
     summary="Create an account",
     responses={
-        409: {"model": ErrorMessage, "description": "Email already registered"},
+        409: error("Email already registered", EmailAlreadyRegistered.message),
         **TOO_MANY_REQUESTS,
         **BUSY,
     },
@@ -217,9 +223,7 @@ async def logout_all(user: CurrentUser, session: TransactionDep) -> None:
     await tokens.log_out_everywhere(session, user_id=user.id)
 
 
-INVALID_LINK = {
-    400: {"model": ErrorMessage, "description": "The token is unknown, expired or already used"}
-}
+INVALID_LINK = {400: error("The token is unknown, expired or already used", InvalidLink.message)}
 RESET_ACCEPTED = (
     "If an account has this email, a link to reset its password is on its way there."
     " It works once, for a limited time."
@@ -285,7 +289,7 @@ async def verify_email(data: EmailVerification, session: TransactionDep) -> None
     status_code=status.HTTP_202_ACCEPTED,
     summary="Mail yourself a new verification link",
     responses=UNAUTHORIZED
-    | {409: {"model": ErrorMessage, "description": "Your email is already verified"}}
+    | {409: error("Your email is already verified", EmailAlreadyVerified.message)}
     | TOO_MANY_REQUESTS,
 )
 async def resend_verification(

@@ -12,9 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from contacts_api import calendar_feed, etags
 from contacts_api.crud import calendar_links
 from contacts_api.deps import EngineDep, IfNoneMatch, RateLimiterDep, client_address
-from contacts_api.models import ErrorMessage
+from contacts_api.exceptions import CalendarNotFound
 from contacts_api.ratelimit import Limit
-from contacts_api.routes.responses import TOO_MANY_REQUESTS
+from contacts_api.routes.responses import TOO_MANY_REQUESTS, error
 
 router = APIRouter(prefix=calendar_feed.PATH, tags=["calendar"])
 # The secret as the service makes it (URL-safe base64); anything else is a `422`.
@@ -35,7 +35,7 @@ async def limit_calendar(request: Request, limiter: RateLimiterDep) -> None:
             "content": {"text/calendar": {"schema": {"type": "string"}}},
         },
         304: {"description": "`If-None-Match` names the current calendar: no body"},
-        404: {"model": ErrorMessage, "description": "No calendar has this address (any more)"},
+        404: error("No calendar has this address (any more)", CalendarNotFound.message),
         **TOO_MANY_REQUESTS,
     },
     dependencies=[Depends(limit_calendar)],

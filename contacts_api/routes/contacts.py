@@ -26,6 +26,7 @@ from contacts_api.deps import (
     ValidContact,
     VCardFile,
 )
+from contacts_api.exceptions import ContactChanged, ContactEmailTaken, ContactNotFound
 from contacts_api.models import (
     BirthdayContact,
     BirthdayPage,
@@ -34,26 +35,23 @@ from contacts_api.models import (
     ContactPage,
     ContactPublic,
     ContactSearch,
-    ErrorMessage,
     ExportQuery,
     ImportQuery,
     ImportReport,
     VCardQuery,
     public,
 )
-from contacts_api.routes.responses import UNAUTHORIZED
+from contacts_api.routes.responses import UNAUTHORIZED, error
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"], responses=UNAUTHORIZED)
 
-NOT_FOUND = {404: {"model": ErrorMessage, "description": "No such contact among yours"}}
-EMAIL_TAKEN = {
-    409: {"model": ErrorMessage, "description": "You already have a contact with this email"}
-}
+NOT_FOUND = {404: error("No such contact among yours", ContactNotFound.message)}
+EMAIL_TAKEN = {409: error("You already have a contact with this email", ContactEmailTaken.message)}
 CHANGED = {
-    412: {
-        "model": ErrorMessage,
-        "description": "`If-Match` names a version that is no longer current; nothing changed",
-    }
+    412: error(
+        "`If-Match` names a version that is no longer current; nothing changed",
+        ContactChanged.message,
+    )
 }
 VCARDS: dict[int | str, dict[str, Any]] = {
     200: {
@@ -128,7 +126,9 @@ async def export_contacts(
     ),
     responses={
         201: {"model": ImportReport, "description": "Contacts were created"},
-        413: {"model": ErrorMessage, "description": "Over the size or the number of cards"},
+        413: error(
+            "Over the size or the number of cards", "More than 10,000 cards: split the file"
+        ),
     },
     max_body_size=MAX_UPLOAD_BYTES,
 )

@@ -16,9 +16,9 @@ from contacts_api.deps import (
     TokenPolicyDep,
     TransactionDep,
 )
+from contacts_api.exceptions import SessionNotFound, WrongPassword
 from contacts_api.models import (
     CalendarLinkPublic,
-    ErrorMessage,
     PasswordChange,
     PasswordConfirmation,
     SessionPublic,
@@ -26,14 +26,14 @@ from contacts_api.models import (
     UserPublic,
     public,
 )
-from contacts_api.routes.responses import BUSY, UNAUTHORIZED
+from contacts_api.routes.responses import BUSY, UNAUTHORIZED, error
 
 router = APIRouter(prefix="/api/users", tags=["users"], responses=UNAUTHORIZED)
 
 # A login's id, as the sessions list shows it: 32 hexadecimal digits.
 SessionId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
-WRONG_PASSWORD = {403: {"model": ErrorMessage, "description": "The password given is wrong"}}
-SESSION_NOT_FOUND = {404: {"model": ErrorMessage, "description": "No such live login of yours"}}
+WRONG_PASSWORD = {403: error("The password given is wrong", WrongPassword.message)}
+SESSION_NOT_FOUND = {404: error("No such live login of yours", SessionNotFound.message)}
 
 
 @router.get("/me", summary="The signed-in user")
