@@ -22,6 +22,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # A client's id is echoed only if it is short and plain, so it cannot forge log lines.
 CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
+# Answers that never have a body, so never a `Content-Type` either (RFC 9110 §8.3).
+BODILESS = frozenset({204, 304})
 # A path holding a secret (the birthday calendar's address) is logged without it.
 SECRET_IN_PATH = re.compile(r"^(/api/calendar/)[^/]+")
 
@@ -66,6 +68,9 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
+                if status in BODILESS:
+                    # FastAPI labels a route's empty `204` as JSON all the same.
+                    del headers["Content-Type"]
                 headers[REQUEST_ID_HEADER] = request_id
                 headers["X-Content-Type-Options"] = "nosniff"
                 if path.startswith("/api/"):

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from contacts_api.app import create_app
 from tests.conftest import Account, make_settings
+from tests.contacts import payload
 
 
 @pytest.mark.parametrize(
@@ -164,3 +165,17 @@ def test_allowed_hosts_refuse_any_other_host_with_400(database_url: str) -> None
 
 def test_any_host_is_answered_by_default(client: TestClient) -> None:
     assert client.get("/api/health", headers={"Host": "anything.example"}).status_code == 200
+
+
+def test_a_204_carries_no_content_type(client: TestClient, account: Account) -> None:
+    contact = client.post("/api/contacts", json=payload(), headers=account.headers).json()
+    answers = [
+        client.delete(f"/api/contacts/{contact['id']}", headers=account.headers),
+        client.post("/api/auth/logout", json={"refresh_token": account.refresh_token}),
+        client.post("/api/auth/logout-all", headers=account.headers),
+    ]
+
+    assert [answer.status_code for answer in answers] == [204, 204, 204]
+    for answer in answers:
+        assert "content-type" not in answer.headers
+        assert answer.content == b""
