@@ -159,8 +159,9 @@ class Settings(DatabaseSettings):
 
     @property
     def public_docs_url(self) -> str:
-        """Where `python -m contacts_api` serves Swagger UI with these settings."""
-        return f"http://{_browsable(self.host)}:{self.port}/docs"
+        """Where a browser finds Swagger UI: under `PUBLIC_URL`, which follows `HOST` and
+        `PORT` unless it is set itself (behind a proxy, say)."""
+        return f"{self.public_url}/docs"
 
     def mailer(self) -> Mailer:
         smtp = (

@@ -13,6 +13,7 @@ import argparse
 import os
 import random
 import secrets
+import string
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -47,6 +48,8 @@ DEFAULT_EMAIL = "demo@example.com"
 DEFAULT_LOCALES = ("uk_UA", "en_US")
 DEFAULT_COUNT = 200
 BATCH_SIZE = 1000
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+GENERATED_PASSWORD_LENGTH = 16  # 95 bits
 CHUNK_SIZE = 5000  # rows one worker process makes at a time
 NEAR_BIRTHDAY_EVERY = 50  # one contact in this many has a birthday within the next 7 days
 NOTES_SHARE = 0.3
@@ -231,6 +234,12 @@ def delete_contacts(session: Session, *, owner_id: int) -> None:
     session.commit()
 
 
+def generated_password() -> str:
+    """A demo password of letters and digits only: one that starts with `-` (as
+    `token_urlsafe` may give) reads as an option when pasted after a command."""
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(GENERATED_PASSWORD_LENGTH))
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Fill the database (DATABASE_URL, or the default SQLite file) with demo "
@@ -289,9 +298,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         concurrency=settings.hashing_concurrency,
         queue_limit=settings.hashing_queue_limit,
     )
-    accounts = [(args.email, args.password or secrets.token_urlsafe(12))]
+    accounts = [(args.email, args.password or generated_password())]
     accounts += [
-        (f"{args.email.split('@')[0]}{n}@{args.email.split('@')[1]}", secrets.token_urlsafe(12))
+        (f"{args.email.split('@')[0]}{n}@{args.email.split('@')[1]}", generated_password())
         for n in range(1, args.users + 1)
     ]
 

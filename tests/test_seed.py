@@ -238,3 +238,18 @@ def test_rows_made_in_parallel_chunks_are_reproducible_and_in_order(
 
     assert first == second
     assert [int(r["email"].split("@")[0].rsplit(".", 1)[1]) for r in first] == list(range(1, 31))
+
+
+def test_generated_passwords_never_start_like_a_command_line_option() -> None:
+    passwords = [seed.generated_password() for _ in range(2000)]
+
+    assert all(password.isalnum() for password in passwords)
+    assert len(set(passwords)) == len(passwords)
+
+
+def test_the_printed_docs_address_is_under_public_url(
+    run_seed: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUBLIC_URL", "https://contacts.example.com")
+
+    assert "Log in at https://contacts.example.com/docs" in run_seed("--count", "1")
