@@ -1,6 +1,7 @@
 """The README is for people who clone the repository: it stands alone, and its commands
 work as written."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -59,14 +60,13 @@ def test_the_curl_walk_throughs_run_as_written(tmp_path: Path) -> None:
     contacts = next(block for block in SHELL_BLOCKS if 'AUTH="Authorization' in block)
     mail = next(block for block in SHELL_BLOCKS if "OUTBOX=data/outbox" in block)
     with one_command_run(tmp_path, BCRYPT_ROUNDS="4") as (_, base_url):
-        script = (
-            (accounts + contacts + mail)
-            .replace("http://127.0.0.1:8000", base_url)
-            .replace("OUTBOX=data/outbox", f"OUTBOX={tmp_path / 'data' / 'outbox'}")
+        script = (accounts + contacts + mail).replace(
+            "OUTBOX=data/outbox", f"OUTBOX={tmp_path / 'data' / 'outbox'}"
         )
         result = subprocess.run(
             [BASH, "-euo", "pipefail", "-c", f"cd {REPO}\n{script}"],
             cwd=tmp_path,
+            env=os.environ | {"PORT": base_url.rpartition(":")[2]},  # as the service's own
             capture_output=True,
             text=True,
             timeout=60,
@@ -79,3 +79,21 @@ def test_the_curl_walk_throughs_run_as_written(tmp_path: Path) -> None:
     assert "Invalid HTTP request" not in result.stdout
     assert result.stdout.count("HTTP/1.1 204") == 4  # logout, delete, reset, verification
     assert '"email_verified":true' in result.stdout
+
+
+def test_the_walk_throughs_reach_the_service_through_one_variable() -> None:
+    """A port written into a command is a port someone forgets to change."""
+    curl_lines = [line for block in SHELL_BLOCKS for line in block.splitlines() if "curl" in line]
+
+    assert curl_lines
+    assert [line for line in curl_lines if "127.0.0.1" in line or ":8000" in line] == []
+
+
+def test_no_example_writes_over_a_file_an_earlier_line_reads() -> None:
+    """Following the import lines, then the export, must never destroy the phone's file."""
+    commands = "\n".join(SHELL_BLOCKS)
+    read = set(re.findall(r"@([\w.-]+)", commands))
+    written = set(re.findall(r"(?:-o|>)\s*([\w.-]+\.\w+)", commands))
+
+    assert read
+    assert read & written == set()
