@@ -42,7 +42,7 @@ MAX_SUBJECT = 2**31 - 1
 CLOCK_SKEW = timedelta(seconds=30)
 # How much lower than the rest of the process a hashing thread runs (nice, 0 to 19);
 # `_yield_cpu` says why this value, with the figures it was chosen on.
-HASHING_NICENESS = 10
+HASHING_NICENESS = 5
 # The weight of the newest hash in the running estimate of one hash's time.
 HASH_TIME_SMOOTHING = 0.2
 # Verified tokens remembered: about one per active session of the last few minutes.
@@ -177,8 +177,21 @@ def _yield_cpu() -> None:
     """Give the calling (hashing) thread a lower CPU priority than the event loop's.
 
     A hash is background work next to the requests the loop serves: when both want a
-    CPU, the loop gets it, so a burst of logins slows the logins and not the rest.
-    Linux schedules threads one by one, so this touches only the thread it runs in.
+    CPU, the loop gets most of it, so a burst of logins slows the logins and not the
+    rest. Linux schedules threads one by one, so this touches only the thread it runs in.
+
+    Why `HASHING_NICENESS` is 5: too high and the hashing threads get almost no CPU
+    while the loop is busy (logins shed, not served); too low and they take it from the
+    loop (every request slows). Measured with `scripts/bench.py`'s login storm (100
+    login clients, the server on one CPU, 8 s; logins served as a share of what one
+    hashing thread serves alone, target >= 0.5; p99 of `/users/me` during the storm vs
+    alone, target <= 3), on a 2-CPU machine shared with other work (load 4 to 11, so
+    each figure is a range over 6 to 9 runs, interleaved, median in brackets):
+    nice 0: served 0.26-0.89 (0.74), p99 x1.5-12 (x3.5: the loop loses its CPU);
+    nice 3: served 0.20-2.7 (0.77), p99 x1.3-31 (x2.6);
+    nice 5: served 0.13-2.1 (0.67), p99 x1.0-4.2 (x2.2), both met in most runs;
+    nice 10: served 0.36-1.1 (0.53), p99 x0.8-3.3 (x1.7): a third of the runs served
+    under half (the issue's 0.29, with `Retry-After: 1` then, at nice 10).
     """
     if sys.platform == "linux":
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
