@@ -187,11 +187,11 @@ def _yield_cpu() -> None:
     hashing thread serves alone, target >= 0.5; p99 of `/users/me` during the storm vs
     alone, target <= 3), on a 2-CPU machine shared with other work (load 4 to 11, so
     each figure is a range over 8 to 10 runs, interleaved, median in brackets):
-    nice 0: served 0.26-0.89 (0.74), p99 x1.5-12 (x3.5: the loop loses its CPU);
-    nice 3: served 0.20-2.7 (0.77), p99 x1.3-31 (x2.6);
-    nice 5: served 0.13-2.1 (0.67), p99 x1.0-4.2 (x2.1), both met in 6 runs of 10;
-    nice 10: served 0.36-1.1 (0.53), p99 x0.8-3.3 (x1.7): a third of the runs served
-    under half (the issue's 0.29, with `Retry-After: 1` then, at nice 10).
+    nice 0: served 0.26-0.89 (0.75), p99 x1.5-12 (x3.5), both met in 2 runs of 8;
+    nice 3: served 0.20-2.7 (0.76), p99 x1.3-31 (x2.6), both met in 6 of 8;
+    nice 5: served 0.13-2.1 (0.67), p99 x1.0-4.2 (x2.1), both met in 7 of 10;
+    nice 10: served 0.36-1.1 (0.53), p99 x0.8-3.3 (x1.7), both met in 5 of 9 (a third
+    of the runs served under half; the issue's 0.29 was at nice 10 with `Retry-After: 1`).
     """
     if sys.platform == "linux":
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
