@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.password_hasher = PasswordHasher(
         rounds=settings.bcrypt_rounds,
         concurrency=settings.hashing_concurrency,
-        queue_limit=settings.hashing_queue_limit,
+        queue_seconds=settings.hashing_queue_seconds,
     )
     app.state.token_policy = settings.token_policy()
     app.state.account_mail = AccountMail(

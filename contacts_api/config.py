@@ -29,7 +29,6 @@ DEFAULT_DATABASE_URL = "sqlite:///data/contacts.db"
 SECRET_KEY_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
 MIN_SECRET_KEY_LENGTH = 32
 MAKE_A_KEY_HINT = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
-HASHING_QUEUE_PER_SLOT = 8
 # The most an import's body may carry, refused unread past it (the route's own limit):
 # the largest `MAX_IMPORT_BYTES` allowed, and room for the multipart wrapping.
 MAX_IMPORT_FILE_BYTES = 16 * 1024 * 1024
@@ -114,10 +113,9 @@ class Settings(DatabaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     bcrypt_rounds: int = Field(default=12, ge=4, le=31)
     hashing_concurrency: int = Field(default_factory=_spare_cpus, ge=1)
-    # Logins (and sign-ups) that may wait for a hashing thread; more get `503` at once.
-    hashing_queue_limit: int = Field(
-        default_factory=lambda data: HASHING_QUEUE_PER_SLOT * data["hashing_concurrency"], ge=0
-    )
+    # Logins (and sign-ups) wait for a hashing thread as long as the threads hash within
+    # this many seconds; one more gets `503` at once.
+    hashing_queue_seconds: float = Field(default=5, ge=0, le=60)
     database_timeout_seconds: float = Field(default=5, gt=0, le=600)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Host names the service answers to (comma-separated); any other `Host` gets `400`.

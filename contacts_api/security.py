@@ -6,11 +6,13 @@ one place.
 
 import asyncio
 import hashlib
+import math
 import os
 import re
 import secrets
 import sys
 import threading
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -38,8 +40,11 @@ SUBJECT = re.compile(r"[1-9][0-9]{0,9}")
 MAX_SUBJECT = 2**31 - 1
 # How far ahead of our clock a token's `iat` may be: clocks of replicas drift a little.
 CLOCK_SKEW = timedelta(seconds=30)
-# How much lower than the rest of the process a hashing thread runs (nice, 0 to 19).
-HASHING_NICENESS = 10
+# How much lower than the rest of the process a hashing thread runs (nice, 0 to 19);
+# `_yield_cpu` says why this value, with the figures it was chosen on.
+HASHING_NICENESS = 5
+# The weight of the newest hash in the running estimate of one hash's time.
+HASH_TIME_SMOOTHING = 0.2
 # Verified tokens remembered: about one per active session of the last few minutes.
 VERIFIED_TOKENS_KEPT = 4096
 
@@ -78,27 +83,54 @@ class PasswordHasher:
     the event loop: it runs in a pool of `concurrency` threads of its own (bcrypt
     releases the GIL while it works). A request waiting for one of those threads waits
     on an asyncio semaphore, which holds no thread at all, so a burst of logins slows
-    only the logins. Past `queue_limit` waiting requests a new one is refused at once
-    with `HashingBusy` (a `503`): it would wait longer than a client should.
+    only the logins.
+
+    The queue is sized by time, not by a count: as many requests may wait as the
+    threads hash within `queue_seconds`, so a burst the machine serves in a few seconds
+    is served, on a small machine as on a big one. One hash's time is measured on the
+    dummy hash made here at start-up, then kept up to date from every hash as it runs
+    (a busy machine hashes slower, and so queues fewer). One request more is refused at
+    once with `HashingBusy` (a `503`): it would wait longer than a client should. Its
+    `retry_after` is when the requests hashing and waiting then have all been served.
     """
 
-    def __init__(self, *, rounds: int, concurrency: int, queue_limit: int) -> None:
+    def __init__(self, *, rounds: int, concurrency: int, queue_seconds: float) -> None:
         self._context = CryptContext(
             schemes=["bcrypt"], bcrypt__rounds=rounds, bcrypt__truncate_error=True
         )
         self._threads = ThreadPoolExecutor(
             max_workers=concurrency, thread_name_prefix="bcrypt", initializer=_yield_cpu
         )
+        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
-        self._queue_limit = queue_limit
+        self._queue_seconds = queue_seconds
         self._waiting = 0
+        started = time.perf_counter()
         self._dummy_hash = self.hash_blocking(uuid.uuid4().hex)
+        self._hash_seconds = time.perf_counter() - started
+
+    @property
+    def hash_seconds(self) -> float:
+        """How long one hash takes now, from start to end (a running average)."""
+        return self._hash_seconds
+
+    @property
+    def queue_limit(self) -> int:
+        """How many requests may wait for a thread: what the threads hash in `queue_seconds`."""
+        return math.floor(self._queue_seconds * self._concurrency / self._hash_seconds)
 
     def refuse_if_busy(self) -> None:
         """`HashingBusy` now if a hash would be refused: lets a login that is going to be
         refused anyway skip its work before the hash (the real gate is `_run`)."""
-        if self._slots.locked() and self._waiting >= self._queue_limit:
-            raise HashingBusy
+        if self._slots.locked() and self._waiting >= self.queue_limit:
+            raise HashingBusy(retry_after=self._seconds_to_drain())
+
+    def _seconds_to_drain(self) -> int:
+        """Whole seconds until the requests hashing and waiting now have all been served:
+        (waiting ÷ threads + 1) × one hash's time, at least 1. A client told this comes
+        back when the queue it found full has room again, not in one wave a second later."""
+        rounds_of_hashes = self._waiting / self._concurrency + 1
+        return max(1, math.ceil(rounds_of_hashes * self._hash_seconds))
 
     def hash_blocking(self, password: str) -> str:
         """Hash in the calling thread: for scripts, which have no event loop to keep free."""
@@ -132,7 +164,11 @@ class PasswordHasher:
         finally:
             self._waiting -= 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
+            started = time.perf_counter()
+            result = await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
+            took = time.perf_counter() - started
+            self._hash_seconds += HASH_TIME_SMOOTHING * (took - self._hash_seconds)
+            return result
         finally:
             self._slots.release()
 
@@ -141,8 +177,21 @@ def _yield_cpu() -> None:
     """Give the calling (hashing) thread a lower CPU priority than the event loop's.
 
     A hash is background work next to the requests the loop serves: when both want a
-    CPU, the loop gets it, so a burst of logins slows the logins and not the rest.
-    Linux schedules threads one by one, so this touches only the thread it runs in.
+    CPU, the loop gets most of it, so a burst of logins slows the logins and not the
+    rest. Linux schedules threads one by one, so this touches only the thread it runs in.
+
+    Why `HASHING_NICENESS` is 5: too high and the hashing threads get almost no CPU
+    while the loop is busy (logins shed, not served); too low and they take it from the
+    loop (every request slows). Measured with `scripts/bench.py`'s login storm (100
+    login clients, the server on one CPU, 8 s; logins served as a share of what one
+    hashing thread serves alone, target >= 0.5; p99 of `/users/me` during the storm vs
+    alone, target <= 3), on a 2-CPU machine shared with other work (load 4 to 11, so
+    each figure is a range over 8 to 10 runs, interleaved, median in brackets):
+    nice 0: served 0.26-0.89 (0.75), p99 x1.5-12 (x3.5), both met in 2 runs of 8;
+    nice 3: served 0.20-2.7 (0.76), p99 x1.3-31 (x2.6), both met in 6 of 8;
+    nice 5: served 0.13-2.1 (0.67), p99 x1.0-4.2 (x2.1), both met in 7 of 10;
+    nice 10: served 0.36-1.1 (0.53), p99 x0.8-3.3 (x1.7), both met in 5 of 9 (a third
+    of the runs served under half; the issue's 0.29 was at nice 10 with `Retry-After: 1`).
     """
     if sys.platform == "linux":
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)

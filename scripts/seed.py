@@ -296,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     hasher = PasswordHasher(
         rounds=settings.bcrypt_rounds,
         concurrency=settings.hashing_concurrency,
-        queue_limit=settings.hashing_queue_limit,
+        queue_seconds=settings.hashing_queue_seconds,
     )
     accounts = [(args.email, args.password or generated_password())]
     accounts += [

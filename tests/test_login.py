@@ -120,7 +120,7 @@ def test_login_with_an_unknown_email_still_checks_one_hash(
             checked.append(hashed)
             return await super().verify(password, hashed)
 
-    app.state.password_hasher = CountingHasher(rounds=4, concurrency=1, queue_limit=8)
+    app.state.password_hasher = CountingHasher(rounds=4, concurrency=1, queue_seconds=5)
 
     client.post("/api/auth/login", json={"email": "nobody@example.com", "password": "x" * 10})
 
@@ -179,7 +179,7 @@ def test_no_database_connection_is_held_while_the_password_is_checked(
             held.append(pool.checkedout())
             return await super().verify(password, hashed)
 
-    app.state.password_hasher = PoolWatchingHasher(rounds=4, concurrency=1, queue_limit=8)
+    app.state.password_hasher = PoolWatchingHasher(rounds=4, concurrency=1, queue_seconds=5)
 
     client.post("/api/auth/login", json={"email": "ada@example.com", "password": TEST_PASSWORD})
 
@@ -232,8 +232,8 @@ def one_login_hashing(client: TestClient, app: FastAPI, email: str) -> Iterator[
 def test_a_login_past_the_hashing_queue_is_503_with_retry_after_at_once(
     database_url: str, db: Session
 ) -> None:
-    """One login hashing, the queue full (limit 0): the next is refused, not queued."""
-    app = create_app(make_settings(database_url, hashing_concurrency=1, hashing_queue_limit=0))
+    """One login hashing, no queue (`HASHING_QUEUE_SECONDS=0`): the next is refused, not queued."""
+    app = create_app(make_settings(database_url, hashing_concurrency=1, hashing_queue_seconds=0))
     with TestClient(app) as client:
         client.post("/api/auth/signup", json={"email": "a@x.io", "password": TEST_PASSWORD})
         with one_login_hashing(client, app, "a@x.io"):
@@ -253,7 +253,7 @@ def test_a_login_refused_while_hashing_is_busy_counts_as_no_failure(
     settings = make_settings(
         database_url,
         hashing_concurrency=1,
-        hashing_queue_limit=0,
+        hashing_queue_seconds=0,
         rate_limit_enabled=True,
         rate_limit_login_account="1/minute",
     )
