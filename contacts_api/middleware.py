@@ -13,6 +13,7 @@ import logging
 import re
 import time
 import uuid
+from urllib.parse import unquote
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,8 +22,14 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # A client's id is echoed only if it is short and plain, so it cannot forge log lines.
 CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
-# A path holding a secret (the birthday calendar's address) is logged without it.
-SECRET_IN_PATH = re.compile(r"^(/api/calendar/)[^/]+")
+# A path holding a secret (the birthday calendar's address) is logged without it:
+# whatever follows a `calendar` segment, however the client spelled or mistyped it
+# (`/API/Calendar//…`, `%63alendar`, a trailing segment), is the secret's place.
+CALENDAR_SEGMENT = "calendar"
+REDACTED = "<secret>"
+SEPARATORS = re.compile(r"[/\\]")
+# How many layers of percent-encoding a segment is read through (`%2563` is `%63` is `c`).
+ENCODINGS_READ = 3
 
 access_log = logging.getLogger("contacts_api.access")
 
@@ -92,8 +99,25 @@ class RequestContextMiddleware:
 
 def loggable_path(path: str) -> str:
     """A request's path as every log line writes it: printable, and with no secret in it
-    (the birthday calendar's address is its own key)."""
-    return printable(SECRET_IN_PATH.sub(r"\1<secret>", path))
+    (the birthday calendar's address is its own key): everything after the first
+    `calendar` segment is `<secret>`."""
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        # A separator may hide in the segment itself, encoded (`calendar%2F…`).
+        name, *inside = SEPARATORS.split(_decoded(segment), maxsplit=1)
+        if name.casefold() == CALENDAR_SEGMENT and any([*inside, *segments[index + 1 :]]):
+            return printable("/".join([*segments[:index], name, REDACTED]))
+    return printable(path)
+
+
+def _decoded(segment: str) -> str:
+    """`segment` read through a few layers of percent-encoding; only a short one, since
+    `calendar` written in any of them is short (linear time whatever the path)."""
+    if len(segment) > len(CALENDAR_SEGMENT) * 3**ENCODINGS_READ:
+        return segment
+    for _ in range(ENCODINGS_READ):
+        segment = unquote(segment)
+    return segment
 
 
 def printable(text: str) -> str:

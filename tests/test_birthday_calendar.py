@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from contacts_api.app import create_app
 from contacts_api.config import Settings
+from contacts_api.middleware import loggable_path
 from contacts_api.models import CalendarLink
 from scripts.localhost import free_port
 from tests.conftest import Account, make_settings
@@ -284,3 +285,57 @@ def test_a_calendar_request_during_an_outage_logs_no_secret(
     assert response.status_code == 503
     assert "/api/calendar/<secret>" in caplog.text
     assert secret not in caplog.text
+
+
+# --- The secret never reaches the log ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "/api/calendar//{secret}.ics",
+        "/API/calendar/{secret}.ics",
+        "/api/Calendar/{secret}.ics",
+        "/api/CALENDAR/{secret}.ics",
+        "/api/%63alendar/{secret}.ics",
+        "/api/calendar%2F{secret}.ics",
+        "/api/calendar/{secret}.ics/more",
+        "/api/calendar/x/{secret}.ics",
+        "/api/calendar/{secret}",
+        "/other/calendar/{secret}.ics",
+    ],
+)
+def test_no_spelling_of_the_address_brings_the_secret_to_the_log(
+    client: TestClient, account: Account, caplog: pytest.LogCaptureFixture, template: str
+) -> None:
+    secret = make_link(client, account).removeprefix("/api/calendar/").removesuffix(".ics")
+
+    with caplog.at_level(logging.INFO, logger="contacts_api.access"):
+        client.get(template.format(secret=secret))
+
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "contacts_api.access"]
+    assert "/<secret> status=" in line
+    assert secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/%63alendar/SECRET.ics",
+        "/api/%2563alendar/SECRET.ics",
+        "/api/calendar%2FSECRET.ics",
+        "/api/calendar%5CSECRET.ics",
+        "/api/calendar\\SECRET.ics",
+        "/api/calendar/%0aSECRET",
+    ],
+)
+def test_a_path_still_encoded_after_the_servers_decoding_is_logged_without_its_secret(
+    path: str,
+) -> None:
+    """What a client encoded twice reaches the app still encoded once (the test client
+    decodes twice, so these are checked on the function every log line uses)."""
+    assert loggable_path(path) == "/api/calendar/<secret>"
+
+
+def test_a_path_with_nothing_after_calendar_is_logged_as_it_is() -> None:
+    assert loggable_path("/api/users/me/calendar-link") == "/api/users/me/calendar-link"
