@@ -287,6 +287,29 @@ def test_a_calendar_request_during_an_outage_logs_no_secret(
     assert secret not in caplog.text
 
 
+# --- What the calendar's text looks like ---------------------------------------------
+
+
+def test_a_backslash_n_in_a_name_stays_a_backslash_and_an_n(
+    client: TestClient, account: Account
+) -> None:
+    create(client, account, first_name="Back\\Nslash", last_name="Smith")
+    path = make_link(client, account)
+
+    text = client.get(path).text
+
+    assert "\r\nSUMMARY:Birthday: Back\\\\Nslash Smith\r\n" in text
+    (vevent,) = Calendar.from_ical(text).walk("VEVENT")
+    assert str(vevent["SUMMARY"]) == "Birthday: Back\\Nslash Smith"
+
+
+def test_the_published_ttl_is_a_duration(client: TestClient, account: Account) -> None:
+    text = client.get(make_link(client, account)).text
+
+    assert "\r\nX-PUBLISHED-TTL:PT1H\r\n" in text
+    assert "\r\nREFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n" in text
+
+
 # --- The secret never reaches the log ------------------------------------------------
 
 
