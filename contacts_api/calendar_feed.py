@@ -11,15 +11,15 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vDuration, vText
 
-from contacts_api.vcard import UID_NAMESPACE
+from contacts_api.vcard import UID_NAMESPACE, escape
 
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 PATH = "/api/calendar"
 # Part of every `ETag`: moved on when the way a calendar is written changes, so that a
 # calendar app's copy from the older code is not answered `304`.
-FORMAT = 1
+FORMAT = 2
 # How often calendar apps are asked to look again; an unchanged calendar costs a `304`.
 REFRESH_INTERVAL = timedelta(hours=1)
 
@@ -30,6 +30,18 @@ class BirthdayContact(Protocol):
     last_name: str
     birthday: date
     updated_at: datetime
+
+
+class Text(vText):
+    """A TEXT value escaped as RFC 5545 §3.3.11 says, every backslash doubled.
+
+    `icalendar`'s own escaping first reads a literal `\\N` as a line break, so a name
+    holding one would be cut in two in a calendar app; this one writes it as `\\\\N`,
+    and drops the control characters no text value may hold (see `vcard.escape`).
+    """
+
+    def to_ical(self) -> bytes:
+        return escape(self).encode(self.encoding)
 
 
 def event_uid(contact_id: int) -> str:
@@ -51,14 +63,16 @@ def feed(contacts: Iterable[BirthdayContact]) -> bytes:
     calendar.add("NAME", "Birthdays")
     calendar.add("X-WR-CALNAME", "Birthdays")
     calendar.add("REFRESH-INTERVAL", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
-    calendar.add("X-PUBLISHED-TTL", REFRESH_INTERVAL)
+    # Outlook's name for the same; a duration (`PT1H`), which `icalendar` writes only
+    # when told: an `X-` property's value is text to it.
+    calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH_INTERVAL))
     for contact in contacts:
         event = Event()
         event.add("UID", event_uid(contact.id))
         event.add("DTSTAMP", contact.updated_at)
         event.add("DTSTART", contact.birthday)
         event.add("RRULE", yearly_rule(contact.birthday))
-        event.add("SUMMARY", f"Birthday: {contact.first_name} {contact.last_name}")
+        event.add("SUMMARY", Text(f"Birthday: {contact.first_name} {contact.last_name}"))
         event.add("TRANSP", "TRANSPARENT")
         calendar.add_component(event)
     return calendar.to_ical()

@@ -63,6 +63,13 @@ class CalendarNotFound(DomainError):
     message = "Calendar not found"
 
 
+class NoCalendarLink(CalendarNotFound):
+    """The user has no working calendar link: never made, revoked, or ended with every
+    login."""
+
+    message = "You have no calendar link"
+
+
 class ContactNotFound(DomainError):
     """No such contact among the current user's: someone else's is not found either."""
 

@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
+from urllib.parse import unquote
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,8 +25,14 @@ CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 # Answers that never have a body, so never a `Content-Type` either (RFC 9110 §8.3).
 BODILESS = frozenset({204, 304})
-# A path holding a secret (the birthday calendar's address) is logged without it.
-SECRET_IN_PATH = re.compile(r"^(/api/calendar/)[^/]+")
+# A path holding a secret (the birthday calendar's address) is logged without it:
+# whatever follows a `calendar` segment, however the client spelled or mistyped it
+# (`/API/Calendar//…`, `%63alendar`, a trailing segment), is the secret's place.
+CALENDAR_SEGMENT = "calendar"
+REDACTED = "<secret>"
+SEPARATORS = re.compile(r"[/\\]")
+# How many layers of percent-encoding a segment is read through (`%2563` is `%63` is `c`).
+ENCODINGS_READ = 3
 
 access_log = logging.getLogger("contacts_api.access")
 
@@ -98,8 +105,25 @@ class RequestContextMiddleware:
 
 def loggable_path(path: str) -> str:
     """A request's path as every log line writes it: printable, and with no secret in it
-    (the birthday calendar's address is its own key)."""
-    return printable(SECRET_IN_PATH.sub(r"\1<secret>", path))
+    (the birthday calendar's address is its own key): everything after the first
+    `calendar` segment is `<secret>`."""
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        # A separator may hide in the segment itself, encoded (`calendar%2F…`).
+        name, *inside = SEPARATORS.split(_decoded(segment), maxsplit=1)
+        if name.casefold() == CALENDAR_SEGMENT and any([*inside, *segments[index + 1 :]]):
+            return printable("/".join([*segments[:index], name, REDACTED]))
+    return printable(path)
+
+
+def _decoded(segment: str) -> str:
+    """`segment` read through a few layers of percent-encoding; only a short one, since
+    `calendar` written in any of them is short (linear time whatever the path)."""
+    if len(segment) > len(CALENDAR_SEGMENT) * 3**ENCODINGS_READ:
+        return segment
+    for _ in range(ENCODINGS_READ):
+        segment = unquote(segment)
+    return segment
 
 
 def printable(text: str) -> str:

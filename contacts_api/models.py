@@ -224,7 +224,13 @@ class LinkToken(SQLModel, table=True):
 
 class CalendarLink(SQLModel, table=True):
     """A user's private birthday-calendar address: one per user, its secret kept only as
-    a SHA-256 (like a mailed link's token: 256 random bits, so a fast hash will do)."""
+    a SHA-256 (like a mailed link's token: 256 random bits, so a fast hash will do).
+
+    A link is made in one of the user's token generations and works only while that
+    generation is the user's: whatever ends every login (logout everywhere, a new
+    password, a reset) moves the generation on and so ends the link too, with no write
+    of its own, and the feed's one query checks it by the way (see `crud.calendar_links`).
+    """
 
     __tablename__ = "calendar_links"
 
@@ -233,6 +239,9 @@ class CalendarLink(SQLModel, table=True):
     )
     secret_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp_column())
+    token_generation: int
+    # When a calendar app last fetched the calendar; moved on at most once a minute.
+    last_used_at: datetime | None = Field(default=None, sa_column=_timestamp_column(nullable=True))
 
 
 class CalendarLinkPublic(SQLModel):
@@ -240,6 +249,17 @@ class CalendarLinkPublic(SQLModel):
         description="Your birthday calendar: subscribe to it by this address, and keep it"
         " private (whoever has it can read the calendar)",
         schema_extra={"examples": ["http://127.0.0.1:8000/api/calendar/3q2-….ics"]},
+    )
+
+
+class CalendarLinkStatus(SQLModel):
+    """Whether you have a calendar link, and its use: never its address, which only its
+    making shows."""
+
+    created_at: datetime
+    last_used_at: datetime | None = Field(
+        description="When a calendar app last fetched the calendar (up to a minute late);"
+        " `null` until the first time"
     )
 
 

@@ -4,6 +4,7 @@ Kept apart from `models.py` (which only declares data) because the API, the seed
 script and the login all apply them, and must apply them the same way.
 """
 
+import re
 import unicodedata
 from contextlib import suppress
 from datetime import date
@@ -113,9 +114,30 @@ def check_contact_fields(
             problems["phone"] = str(exc)
     if values.get("birthday") is not None and values["birthday"] > today:
         problems["birthday"] = "must not be in the future"
+    problems |= control_character_problems(values)
     if problems:
         raise InvalidFields(problems)
     return checked
+
+
+# The control characters each text field refuses: every one in a name (C0, DEL, C1);
+# in a note all but a tab and line breaks. No vCard or iCalendar text value may hold
+# them (RFC 6350 §3.3, RFC 5545 §3.1), and a terminal or log would run them.
+CONTROL_CHARACTERS = {
+    "first_name": re.compile(r"[\x00-\x1f\x7f-\x9f]"),
+    "last_name": re.compile(r"[\x00-\x1f\x7f-\x9f]"),
+    "notes": re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"),
+}
+
+
+def control_character_problems(values: dict[str, Any]) -> dict[str, str]:
+    """The text fields of `values` that hold a control character, each naming the first."""
+    problems: dict[str, str] = {}
+    for field, controls in CONTROL_CHARACTERS.items():
+        found = controls.search(values.get(field) or "")
+        if found:
+            problems[field] = f"must not hold control characters (U+{ord(found[0]):04X} here)"
+    return problems
 
 
 # Each searchable field, and the column its folded form is stored in.

@@ -5,6 +5,7 @@ properties, and what they need is escaping (RFC 6350 §3.4), folding lines at 75
 octets (§3.2) without cutting a UTF-8 character in two, and CRLF line ends.
 """
 
+import re
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from datetime import date, datetime
@@ -16,6 +17,10 @@ from typing import Protocol
 UID_NAMESPACE = uuid.UUID("5f0c4a2e-9d61-4c8e-9a51-3b7d2f6e8c14")
 FOLD_AT = 75  # octets a line may hold, its CRLF not counted
 MEDIA_TYPE = "text/vcard; charset=utf-8"
+# The control characters a text value may not hold (RFC 6350 §3.3 and RFC 5545 §3.1
+# allow a tab, and a line break only escaped): C0 but tab and line breaks, DEL, C1.
+# The API refuses them (`rules.check_contact_fields`); any stored before are dropped.
+CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class VCardVersion(StrEnum):
@@ -41,9 +46,15 @@ def contact_uid(contact_id: int) -> str:
 
 
 def escape(text: str) -> str:
-    """A text value with `\\`, `,`, `;` and line breaks escaped (RFC 6350 §3.4)."""
+    """A text value with `\\`, `,`, `;` and line breaks escaped (RFC 6350 §3.4), and
+    without the control characters no text value may hold (see `CONTROLS`).
+
+    iCalendar escapes text the same way (RFC 5545 §3.3.11): the birthday calendar's
+    event names are written with this too.
+    """
     return (
-        text.replace("\\", "\\\\")
+        CONTROLS.sub("", text)
+        .replace("\\", "\\\\")
         .replace(",", "\\,")
         .replace(";", "\\;")
         .replace("\r\n", "\\n")
@@ -69,6 +80,12 @@ def fold(line: str) -> str:
     return "\r\n ".join(parts) + "\r\n"
 
 
+def basic_date(day: date) -> str:
+    """`YYYYMMDD`, the year in four digits even before 1000 (`09990228`): `%Y` writes
+    `999` on some platforms, which no reader takes for a year."""
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
 def card(contact: CardContact, version: VCardVersion = VCardVersion.V4) -> str:
     """One contact as one vCard."""
     v4 = version is VCardVersion.V4
@@ -81,7 +98,7 @@ def card(contact: CardContact, version: VCardVersion = VCardVersion.V4) -> str:
         f"N:{escape(contact.last_name)};{escape(contact.first_name)};;;",
         f"EMAIL:{escape(contact.email)}",
         f"TEL;VALUE=uri:tel:{contact.phone}" if v4 else f"TEL:{contact.phone}",
-        f"BDAY:{contact.birthday:%Y%m%d}" if v4 else f"BDAY:{contact.birthday.isoformat()}",
+        f"BDAY:{basic_date(contact.birthday)}" if v4 else f"BDAY:{contact.birthday.isoformat()}",
     ]
     if contact.notes:
         lines.append(f"NOTE:{escape(contact.notes)}")

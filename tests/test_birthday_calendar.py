@@ -4,20 +4,23 @@ iCalendar feed of yearly all-day events that calendar apps poll for nothing (`ET
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from dateutil.rrule import rrulestr
 from fastapi.testclient import TestClient
 from icalendar import Calendar
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
 from contacts_api.app import create_app
 from contacts_api.config import Settings
-from contacts_api.models import CalendarLink
+from contacts_api.crud import links
+from contacts_api.db import utcnow
+from contacts_api.middleware import loggable_path
+from contacts_api.models import CalendarLink, LinkPurpose
 from scripts.localhost import free_port
-from tests.conftest import Account, make_settings
+from tests.conftest import TEST_PASSWORD, Account, make_settings, on_engine
 from tests.contacts import create
 
 PUBLIC_URL = "https://contacts.example.com"
@@ -145,7 +148,7 @@ def test_an_address_the_service_could_not_have_made_is_422(client: TestClient, s
     assert client.get(f"/api/calendar/{secret}.ics").status_code == 422
 
 
-@pytest.mark.parametrize("method", ["POST", "DELETE"])
+@pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
 def test_the_link_routes_need_a_token(client: TestClient, method: str) -> None:
     assert client.request(method, "/api/users/me/calendar-link").status_code == 401
 
@@ -284,3 +287,257 @@ def test_a_calendar_request_during_an_outage_logs_no_secret(
     assert response.status_code == 503
     assert "/api/calendar/<secret>" in caplog.text
     assert secret not in caplog.text
+
+
+# --- What the calendar's text looks like ---------------------------------------------
+
+
+def test_a_backslash_n_in_a_name_stays_a_backslash_and_an_n(
+    client: TestClient, account: Account
+) -> None:
+    create(client, account, first_name="Back\\Nslash", last_name="Smith")
+    path = make_link(client, account)
+
+    text = client.get(path).text
+
+    assert "\r\nSUMMARY:Birthday: Back\\\\Nslash Smith\r\n" in text
+    (vevent,) = Calendar.from_ical(text).walk("VEVENT")
+    assert str(vevent["SUMMARY"]) == "Birthday: Back\\Nslash Smith"
+
+
+def test_the_published_ttl_is_a_duration(client: TestClient, account: Account) -> None:
+    text = client.get(make_link(client, account)).text
+
+    assert "\r\nX-PUBLISHED-TTL:PT1H\r\n" in text
+    assert "\r\nREFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n" in text
+
+
+# --- What ends a link, and what may make one ---------------------------------------
+
+
+def log_in(client: TestClient, account: Account, password: str = TEST_PASSWORD) -> dict:
+    """A new login's headers."""
+    login = {"email": account.email, "password": password}
+    tokens = client.post("/api/auth/login", json=login).json()
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def log_out_everywhere(client: TestClient, account: Account, database_url: str) -> str:
+    assert client.post("/api/auth/logout-all", headers=account.headers).status_code == 204
+    return TEST_PASSWORD
+
+
+def change_password(client: TestClient, account: Account, database_url: str) -> str:
+    change = {"current_password": TEST_PASSWORD, "new_password": "a brand new passphrase"}
+    response = client.post("/api/users/me/password", json=change, headers=account.headers)
+    assert response.status_code == 200, response.text
+    return change["new_password"]
+
+
+def reset_password(client: TestClient, account: Account, database_url: str) -> str:
+    token = on_engine(
+        database_url,
+        lambda engine: links.issue(
+            engine,
+            user_id=account.id,
+            purpose=LinkPurpose.PASSWORD_RESET,
+            lifetime=timedelta(minutes=30),
+        ),
+    )
+    confirm = {"token": token, "new_password": "a brand new passphrase"}
+    response = client.post("/api/auth/password-reset/confirm", json=confirm)
+    assert response.status_code == 204, response.text
+    return confirm["new_password"]
+
+
+@pytest.mark.parametrize("end_every_login", [log_out_everywhere, change_password, reset_password])
+def test_the_link_ends_with_every_login(
+    client: TestClient,
+    account: Account,
+    database_url: str,
+    end_every_login: Callable[[TestClient, Account, str], str],
+) -> None:
+    path = make_link(client, account)
+    assert client.get(path).status_code == 200
+
+    password = end_every_login(client, account, database_url)
+
+    assert client.get(path).status_code == 404
+    headers = log_in(client, account, password)
+    assert client.get("/api/users/me/calendar-link", headers=headers).status_code == 404
+    # A new link, made from the new login, works.
+    url = client.post("/api/users/me/calendar-link", headers=headers).json()["url"]
+    assert client.get(urlsplit(url).path).status_code == 200
+
+
+def test_logging_out_one_login_leaves_the_link(client: TestClient, account: Account) -> None:
+    path = make_link(client, account)
+
+    client.post("/api/auth/logout", json={"refresh_token": account.refresh_token})
+
+    assert client.get(path).status_code == 200
+
+
+def end_by_logout(client: TestClient, account: Account) -> None:
+    response = client.post("/api/auth/logout", json={"refresh_token": account.refresh_token})
+    assert response.status_code == 204
+
+
+def end_by_revoking_the_session(client: TestClient, account: Account) -> None:
+    # From another login of the same user, as a person does from a second device.
+    other = log_in(client, account)
+    (current,) = [
+        s
+        for s in client.get("/api/users/me/sessions", headers=account.headers).json()
+        if s["current"]
+    ]
+    response = client.delete(f"/api/users/me/sessions/{current['id']}", headers=other)
+    assert response.status_code == 204
+
+
+@pytest.mark.parametrize("end_session", [end_by_logout, end_by_revoking_the_session])
+def test_an_access_token_of_an_ended_login_cannot_make_a_link(
+    client: TestClient, account: Account, end_session: Callable[[TestClient, Account], None]
+) -> None:
+    end_session(client, account)
+    # The access token itself lives out its minutes: it still reads.
+    assert client.get("/api/users/me", headers=account.headers).status_code == 200
+
+    response = client.post("/api/users/me/calendar-link", headers=account.headers)
+
+    assert response.status_code == 401
+    status = client.get("/api/users/me/calendar-link", headers=account.headers).status_code
+    assert status == 404
+
+
+# --- Whether a link exists, and when it was used -----------------------------------
+
+
+def test_without_a_link_its_status_is_404(client: TestClient, account: Account) -> None:
+    response = client.get("/api/users/me/calendar-link", headers=account.headers)
+
+    assert response.status_code == 404
+
+
+def test_the_status_says_when_the_link_was_made_and_never_its_address(
+    client: TestClient, account: Account
+) -> None:
+    before = utcnow()
+    path = make_link(client, account)
+    secret = path.removeprefix("/api/calendar/").removesuffix(".ics")
+
+    response = client.get("/api/users/me/calendar-link", headers=account.headers)
+
+    assert response.status_code == 200
+    assert response.json().keys() == {"created_at", "last_used_at"}
+    assert datetime.fromisoformat(response.json()["created_at"]) >= before - timedelta(seconds=1)
+    assert response.json()["last_used_at"] is None
+    assert secret not in response.text
+
+
+def test_the_status_says_when_a_calendar_app_last_fetched_it(
+    client: TestClient, account: Account
+) -> None:
+    path = make_link(client, account)
+    before = utcnow()
+
+    client.get(path)
+
+    used = client.get("/api/users/me/calendar-link", headers=account.headers).json()
+    assert datetime.fromisoformat(used["last_used_at"]) >= before - timedelta(seconds=1)
+
+
+def test_a_revoked_link_has_no_status(client: TestClient, account: Account) -> None:
+    make_link(client, account)
+    client.delete("/api/users/me/calendar-link", headers=account.headers)
+
+    response = client.get("/api/users/me/calendar-link", headers=account.headers)
+
+    assert response.status_code == 404
+
+
+def updates(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+
+
+def test_fetches_within_a_minute_write_the_use_once(
+    client: TestClient, account: Account, statements: list[str]
+) -> None:
+    path = make_link(client, account)
+    statements.clear()
+
+    for _ in range(3):
+        client.get(path)
+
+    assert len(updates(statements)) == 1
+
+
+def test_a_fetch_a_minute_after_the_last_writes_the_use_again(
+    client: TestClient, account: Account, db: Session, statements: list[str]
+) -> None:
+    path = make_link(client, account)
+    client.get(path)
+    long_ago = utcnow() - timedelta(minutes=2)
+    db.exec(update(CalendarLink).values(last_used_at=long_ago))
+    db.commit()
+    statements.clear()
+
+    client.get(path)
+
+    assert len(updates(statements)) == 1
+    used = client.get("/api/users/me/calendar-link", headers=account.headers).json()
+    assert datetime.fromisoformat(used["last_used_at"]) > long_ago
+
+
+# --- The secret never reaches the log ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "/api/calendar//{secret}.ics",
+        "/API/calendar/{secret}.ics",
+        "/api/Calendar/{secret}.ics",
+        "/api/CALENDAR/{secret}.ics",
+        "/api/%63alendar/{secret}.ics",
+        "/api/calendar%2F{secret}.ics",
+        "/api/calendar/{secret}.ics/more",
+        "/api/calendar/x/{secret}.ics",
+        "/api/calendar/{secret}",
+        "/other/calendar/{secret}.ics",
+    ],
+)
+def test_no_spelling_of_the_address_brings_the_secret_to_the_log(
+    client: TestClient, account: Account, caplog: pytest.LogCaptureFixture, template: str
+) -> None:
+    secret = make_link(client, account).removeprefix("/api/calendar/").removesuffix(".ics")
+
+    with caplog.at_level(logging.INFO, logger="contacts_api.access"):
+        client.get(template.format(secret=secret))
+
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "contacts_api.access"]
+    assert "/<secret> status=" in line
+    assert secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/%63alendar/SECRET.ics",
+        "/api/%2563alendar/SECRET.ics",
+        "/api/calendar%2FSECRET.ics",
+        "/api/calendar%5CSECRET.ics",
+        "/api/calendar\\SECRET.ics",
+        "/api/calendar/%0aSECRET",
+    ],
+)
+def test_a_path_still_encoded_after_the_servers_decoding_is_logged_without_its_secret(
+    path: str,
+) -> None:
+    """What a client encoded twice reaches the app still encoded once (the test client
+    decodes twice, so these are checked on the function every log line uses)."""
+    assert loggable_path(path) == "/api/calendar/<secret>"
+
+
+def test_a_path_with_nothing_after_calendar_is_logged_as_it_is() -> None:
+    assert loggable_path("/api/users/me/calendar-link") == "/api/users/me/calendar-link"

@@ -87,3 +87,30 @@ def test_first_starts_at_once_on_a_new_database_all_succeed(
 
     assert results == ["migrated"] * 4
     assert "users" in table_names(empty_database_url)
+
+
+def test_existing_calendar_links_keep_working_after_the_generation_migration(
+    empty_database_url: str,
+) -> None:
+    """A link made before links had a token generation gets its user's current one."""
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "f4c2a9e7b1d3")  # calendar links, before they ended with logins
+    engine = create_engine(empty_database_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO users (id, email, hashed_password, created_at, token_generation)"
+            " VALUES (1, 'a@x.io', 'h', '2026-01-01', 3)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO calendar_links (user_id, secret_hash, created_at)"
+            " VALUES (1, 'hash', '2026-01-02')"
+        )
+    command.upgrade(config, "head")
+
+    with engine.begin() as connection:
+        link = connection.exec_driver_sql(
+            "SELECT secret_hash, token_generation, last_used_at FROM calendar_links"
+        ).one()
+    engine.dispose()
+
+    assert tuple(link) == ("hash", 3, None)

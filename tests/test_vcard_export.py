@@ -188,3 +188,33 @@ def test_folding_counts_octets_not_characters() -> None:
     lines = folded.removesuffix("\r\n").split("\r\n")
     assert all(len(line.encode()) <= 75 for line in lines)
     assert "".join(line.removeprefix(" ") for line in lines) == "NOTE:" + "é" * 100
+
+
+@pytest.mark.parametrize(("version", "written"), [("4.0", "09990228"), ("3.0", "0999-02-28")])
+def test_a_birthday_before_the_year_1000_is_written_with_four_digits(
+    client: TestClient, account: Account, version: str, written: str
+) -> None:
+    create(client, account, birthday="0999-02-28")
+
+    text = export(client, account, version=version)
+
+    assert f"\r\nBDAY:{written}\r\n" in text
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_birthday_before_the_year_1000_comes_back_from_its_export(
+    client: TestClient, account: Account, make_account: Callable[..., Account], version: str
+) -> None:
+    create(client, account, birthday="0999-02-28", email="old@example.com")
+    exported = export(client, account, version=version).encode()
+    other = make_account("grace@example.com")
+
+    response = client.post(
+        "/api/contacts/import",
+        files={"file": ("contacts.vcf", exported, "text/vcard")},
+        headers=other.headers,
+    )
+
+    assert response.json()["created"] == 1, response.text
+    (contact,) = client.get("/api/contacts", headers=other.headers).json()["items"]
+    assert contact["birthday"] == "0999-02-28"

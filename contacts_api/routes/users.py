@@ -16,9 +16,10 @@ from contacts_api.deps import (
     TokenPolicyDep,
     TransactionDep,
 )
-from contacts_api.exceptions import SessionNotFound, WrongPassword
+from contacts_api.exceptions import NoCalendarLink, SessionNotFound, WrongPassword
 from contacts_api.models import (
     CalendarLinkPublic,
+    CalendarLinkStatus,
     PasswordChange,
     PasswordConfirmation,
     SessionPublic,
@@ -89,13 +90,24 @@ async def end_session(session_id: SessionId, user: CurrentUser, session: Session
 @router.post(
     "/me/calendar-link",
     status_code=status.HTTP_201_CREATED,
-    summary="Make the private address of your birthday calendar; a new one replaces the old",
+    summary="Make the private address of your birthday calendar; a new one replaces the old."
+    " It ends with every login (logout everywhere, a new password, a reset)",
 )
 async def make_calendar_link(
-    user: CurrentUser, session: SessionDep, settings: SettingsDep
+    claims: AccessClaims, session: SessionDep, settings: SettingsDep
 ) -> CalendarLinkPublic:
-    secret = await calendar_links.replace(session, user_id=user.id)
+    secret = await calendar_links.replace(session, claims=claims)
     return CalendarLinkPublic(url=calendar_feed.feed_url(settings.public_url, secret))
+
+
+@router.get(
+    "/me/calendar-link",
+    summary="Whether you have a calendar link: when it was made and last used (never its address)",
+    responses={404: error("You have no calendar link", NoCalendarLink.message)},
+)
+async def read_calendar_link(claims: AccessClaims, engine: EngineDep) -> CalendarLinkStatus:
+    found = await calendar_links.status(engine, claims=claims)
+    return public(CalendarLinkStatus, found)
 
 
 @router.delete(
