@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from contacts_api.mail import Mailer, SmtpSecurity, SmtpServer
+from contacts_api.mail import RETRY_DELAYS, Mailer, SmtpSecurity, SmtpServer
 from contacts_api.ratelimit import Limit, parse_limit
 from contacts_api.security import TokenPolicy
 
@@ -149,6 +149,10 @@ class Settings(DatabaseSettings):
     mail_outbox_dir: Path = Field(
         default_factory=lambda data: data_dir(data["database_url"]) / "outbox"
     )
+    # The outbox worker's waits between passes over kept messages (comma-separated seconds).
+    mail_retry_seconds: Annotated[list[Annotated[float, Field(gt=0)]], NoDecode] = Field(
+        default=list(RETRY_DELAYS), min_length=1
+    )
     # Where the service is reached from a browser: the links in messages start with it.
     public_url: str = Field(
         default_factory=lambda data: f"http://{_browsable(data['host'])}:{data['port']}"
@@ -174,7 +178,12 @@ class Settings(DatabaseSettings):
             if self.smtp_host
             else None
         )
-        return Mailer(sender=self.mail_from, outbox=self.mail_outbox_dir, smtp=smtp)
+        return Mailer(
+            sender=self.mail_from,
+            outbox=self.mail_outbox_dir,
+            smtp=smtp,
+            retry_delays=self.mail_retry_seconds,
+        )
 
     def token_policy(self) -> TokenPolicy:
         return TokenPolicy(
@@ -196,7 +205,7 @@ class Settings(DatabaseSettings):
             Limit.CALENDAR: parse_limit(self.rate_limit_calendar),
         }
 
-    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", "mail_retry_seconds", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         """`CORS_ORIGINS=https://a.example,https://b.example`, as people write it."""
