@@ -119,6 +119,11 @@ class Settings(DatabaseSettings):
         default_factory=lambda data: HASHING_QUEUE_PER_SLOT * data["hashing_concurrency"], ge=0
     )
     database_timeout_seconds: float = Field(default=5, gt=0, le=600)
+    # `python -m contacts_api` only: how long a client may take to send a request's head,
+    # then its whole body, and how many connections it may hold open at once.
+    header_timeout_seconds: float = Field(default=10, gt=0, le=600)
+    body_timeout_seconds: float = Field(default=60, gt=0, le=3600)
+    max_connections: int = Field(default=1000, ge=1)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Host names the service answers to (comma-separated); any other `Host` gets `400`.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
