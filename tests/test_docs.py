@@ -1,8 +1,5 @@
 """The API docs: served with their own assets, and describing every route fully."""
 
-import gc
-import weakref
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -181,16 +178,3 @@ def test_import_is_a_file_picker_in_swagger_ui(openapi: dict) -> None:
 
 def test_the_calendar_needs_no_token(openapi: dict) -> None:
     assert not openapi["paths"]["/api/calendar/{secret}.ics"]["get"].get("security")
-
-
-def test_an_app_that_served_its_docs_is_freed_once_dropped() -> None:
-    """No process-wide cache keeps an app alive (the suite builds one a test)."""
-    with TestClient(create_app(make_settings(ANY_URL))) as client:
-        for page in ("/docs", "/redoc", "/docs/oauth2-redirect", "/api/health"):
-            client.get(page)
-        app = weakref.ref(client.app)
-
-    del client
-    gc.collect()
-
-    assert app() is None
