@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx2
 
 from tests.servers import SERVER_LOG, one_command_run
+from tests.smtp import eventually
 
 GENEROUS_SECONDS = 30  # how long a test waits for the server: a bound, not a measure
 
@@ -45,11 +46,18 @@ def test_idle_half_sent_and_trickled_requests_are_closed_by_the_server(tmp_path:
         )
 
         received = [read_until_closed(sock) for sock in (idle, half_sent, trickled)]
+        # The server's log is written by a thread of its own: read it before it stops.
+        log = eventually(lambda: logged_closes(tmp_path / SERVER_LOG), GENEROUS_SECONDS)
 
     assert received == [b"", b"", b""]  # each closed by the server, nothing answered
-    log = (tmp_path / SERVER_LOG).read_text()
     assert log.count("sent no whole request head in time") == 2
     assert log.count("sent no whole request body in time") == 1
+
+
+def logged_closes(log_file: Path) -> str:
+    """The server's log once it names the three closed connections; empty until then."""
+    log = log_file.read_text()
+    return log if log.count("sent no whole request") == 3 else ""
 
 
 def test_health_answers_with_many_idle_connections_open(tmp_path: Path) -> None:
