@@ -5,6 +5,7 @@ under `./data`, so nothing but Python is needed.
 """
 
 import sys
+from functools import partial
 
 import uvicorn
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
@@ -14,6 +15,13 @@ from contacts_api.config import load_settings
 from contacts_api.db import database_problem
 from contacts_api.logs import configure_logging
 from contacts_api.migrations import upgrade_to_head
+from contacts_api.serving import (
+    KEEP_ALIVE_SECONDS,
+    LISTEN_BACKLOG,
+    MAX_HEAD_BYTES,
+    BoundedH11Protocol,
+    connection_cap,
+)
 
 
 def main() -> None:
@@ -33,6 +41,16 @@ def main() -> None:
         # default from none, so no client can pick the address its limits count on.
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        # No connection is held forever, nor more of them than the process can open.
+        http=partial(
+            BoundedH11Protocol,
+            header_timeout=settings.header_timeout_seconds,
+            body_timeout=settings.body_timeout_seconds,
+        ),
+        limit_concurrency=connection_cap(settings.max_connections),
+        backlog=LISTEN_BACKLOG,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
     )
 
 

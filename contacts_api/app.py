@@ -110,7 +110,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        # Messages an SMTP server did not take, this run's or an earlier one's, are sent
+        # from the outbox until they go; the worker stops before the pool closes.
+        async with app.state.account_mail.mailer.outbox_worker():
+            yield
         # uvicorn gets here on SIGTERM once the requests in flight have been answered.
         await app.state.engine.dispose()
         app.state.password_hasher.close()

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from contacts_api.mail import Mailer, SmtpSecurity, SmtpServer
+from contacts_api.mail import RETRY_DELAYS, Mailer, SmtpSecurity, SmtpServer
 from contacts_api.ratelimit import Limit, parse_limit
 from contacts_api.security import TokenPolicy
 
@@ -117,6 +117,11 @@ class Settings(DatabaseSettings):
     # this many seconds; one more gets `503` at once.
     hashing_queue_seconds: float = Field(default=5, ge=0, le=60)
     database_timeout_seconds: float = Field(default=5, gt=0, le=600)
+    # `python -m contacts_api` only: how long a client may take to send a request's head,
+    # then its whole body, and how many connections it may hold open at once.
+    header_timeout_seconds: float = Field(default=10, gt=0, le=600)
+    body_timeout_seconds: float = Field(default=60, gt=0, le=3600)
+    max_connections: int = Field(default=1000, ge=1)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Host names the service answers to (comma-separated); any other `Host` gets `400`.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -147,6 +152,10 @@ class Settings(DatabaseSettings):
     mail_outbox_dir: Path = Field(
         default_factory=lambda data: data_dir(data["database_url"]) / "outbox"
     )
+    # The outbox worker's waits between passes over kept messages (comma-separated seconds).
+    mail_retry_seconds: Annotated[list[Annotated[float, Field(gt=0)]], NoDecode] = Field(
+        default=list(RETRY_DELAYS), min_length=1
+    )
     # Where the service is reached from a browser: the links in messages start with it.
     public_url: str = Field(
         default_factory=lambda data: f"http://{_browsable(data['host'])}:{data['port']}"
@@ -173,7 +182,12 @@ class Settings(DatabaseSettings):
             if self.smtp_host
             else None
         )
-        return Mailer(sender=self.mail_from, outbox=self.mail_outbox_dir, smtp=smtp)
+        return Mailer(
+            sender=self.mail_from,
+            outbox=self.mail_outbox_dir,
+            smtp=smtp,
+            retry_delays=self.mail_retry_seconds,
+        )
 
     def token_policy(self) -> TokenPolicy:
         return TokenPolicy(
@@ -195,7 +209,7 @@ class Settings(DatabaseSettings):
             Limit.CALENDAR: parse_limit(self.rate_limit_calendar),
         }
 
-    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", "mail_retry_seconds", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         """`CORS_ORIGINS=https://a.example,https://b.example`, as people write it."""

@@ -1,11 +1,13 @@
 """Outgoing mail: every message is spooled to the outbox, then sent by SMTP if there is one.
 
 A message is first written to the outbox folder as an `.eml` file readable only by
-the service's user. With `SMTP_HOST` set it is then sent (`aiosmtplib`, never blocking
-the event loop), retried a few times if the server does not take it, and its file is
-removed once sent; a message that could not be sent stays in the outbox, and the log
-says so. With no `SMTP_HOST` (the embedded default) the outbox is where messages go:
-open the file to follow its link.
+the service's user. With `SMTP_HOST` set, one attempt is made to send it at once (in
+the background task of the request that caused it, `aiosmtplib`, never blocking the
+event loop) and its file is removed once sent. A message the server did not take
+stays in the outbox, where the outbox worker (`Mailer.outbox_worker`, run by the app's
+lifespan) tries it again, waiting longer after each pass that failed, until it goes:
+this run's messages and those a previous run left. With no `SMTP_HOST` (the embedded
+default) the outbox is where messages go: open the file to follow its link.
 
 The log names a message's file and subject, never its body: the body holds a link
 whose token opens the account.
@@ -15,10 +17,11 @@ import asyncio
 import logging
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from enum import StrEnum
@@ -29,9 +32,10 @@ from email_validator import EmailNotValidError, validate_email
 
 logger = logging.getLogger(__name__)
 
-# Seconds to wait before each retry: a server restarting, or a greylisting one, takes
-# the message on a later attempt; past these the message waits in the outbox.
-RETRY_DELAYS: tuple[float, ...] = (1, 4, 15)
+# Seconds the outbox worker waits before its next pass over the kept messages: the
+# first while all went well, then one more for each pass in a row that failed (a server
+# restarting, or a greylisting one, takes them later), the last repeated until they go.
+RETRY_DELAYS: tuple[float, ...] = (5, 30, 120, 600)
 SMTP_TIMEOUT_SECONDS = 30
 
 
@@ -77,7 +81,8 @@ class Mailer:
         self.sender = sender
         self.outbox = outbox
         self.smtp = smtp
-        self.retry_delays = tuple(retry_delays)
+        self.retry_delays = tuple(retry_delays) or RETRY_DELAYS
+        self._sending: set[Path] = set()  # files an attempt is under way for
 
     def compose(self, *, to: str, subject: str, text: str) -> EmailMessage:
         to = smtp_address(to)
@@ -94,47 +99,111 @@ class Mailer:
         return message
 
     async def deliver(self, message: EmailMessage) -> None:
-        """Spool the message, then send it if there is a server; never raises for a
-        server that is down or refuses (the message then stays in the outbox).
+        """Spool the message, then make one attempt to send it if there is a server;
+        never raises for a server that is down or refuses (the message then stays in
+        the outbox, for the outbox worker).
 
         Meant to run after the response that caused it (a background task): nothing a
-        mail server does can fail or slow that request.
+        mail server does can fail or slow that request, and one attempt holds its task
+        no longer than one SMTP exchange.
         """
-        path = await asyncio.to_thread(self._spool, message)
-        subject = message["Subject"]
-        if self.smtp is None:
-            logger.info("mail: %r written to %s (no SMTP_HOST: not sent)", subject, path)
-            return
-        attempts = len(self.retry_delays) + 1
-        for attempt, delay in enumerate((0, *self.retry_delays), start=1):
-            await asyncio.sleep(delay)
-            try:
-                await self._send(message, self.smtp)
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                logger.warning(
-                    "mail: %r, attempt %d of %d to %s:%d failed: %s",
-                    subject,
-                    attempt,
-                    attempts,
-                    self.smtp.host,
-                    self.smtp.port,
-                    exc,
+        path = self._new_path()
+        self._sending.add(path)  # before the file exists: the worker never takes it too
+        try:
+            await asyncio.to_thread(self._spool, message, path)
+            if self.smtp is None:
+                logger.info(
+                    "mail: %r written to %s (no SMTP_HOST: not sent)", message["Subject"], path
                 )
-                continue
-            path.unlink()
-            logger.info("mail: %r sent through %s:%d", subject, self.smtp.host, self.smtp.port)
-            return
-        logger.error("mail: %r could not be sent; it stays in %s", subject, path)
+                return
+            await self._attempt(path, message, self.smtp)
+        finally:
+            self._sending.discard(path)
 
-    def _spool(self, message: EmailMessage) -> Path:
-        """Write the message as a new `.eml` file that only this user may read."""
-        self.outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+    @asynccontextmanager
+    async def outbox_worker(self) -> AsyncIterator[None]:
+        """While open, messages kept in the outbox are sent by a task of their own (with
+        an SMTP server; without one the outbox is where messages go)."""
+        if self.smtp is None:
+            yield
+            return
+        worker = asyncio.create_task(self._send_kept_forever(self.smtp), name="outbox worker")
+        try:
+            yield
+        finally:
+            worker.cancel()  # a message being sent stays in the outbox: sent next run
+            with suppress(asyncio.CancelledError):
+                await worker
+
+    async def _send_kept_forever(self, smtp: SmtpServer) -> None:
+        """Pass over the kept messages, oldest first, then wait (`retry_delays`), forever."""
+        failed_passes = 0
+        while True:
+            try:
+                sent = await self._pass_over_kept(smtp)
+            except OSError as exc:  # the outbox itself: unreadable, or a file not removable
+                logger.error("mail: the outbox %s cannot be worked on: %s", self.outbox, exc)
+                sent = False
+            failed_passes = 0 if sent else failed_passes + 1
+            await asyncio.sleep(self.retry_delays[min(failed_passes, len(self.retry_delays) - 1)])
+
+    async def _pass_over_kept(self, smtp: SmtpServer) -> bool:
+        """One attempt for each kept message: whether they all went."""
+        kept = [path for path in await asyncio.to_thread(self._kept) if path not in self._sending]
+        if kept:
+            logger.info("mail: %d kept message(s) to send again", len(kept))
+        return all([await self._send_kept(path, smtp) for path in kept])
+
+    async def _send_kept(self, path: Path, smtp: SmtpServer) -> bool:
+        self._sending.add(path)
+        try:
+            message = await asyncio.to_thread(_read_eml, path)
+            if message is None:  # removed meanwhile (sent by hand): nothing left to do
+                return True
+            return await self._attempt(path, message, smtp)
+        finally:
+            self._sending.discard(path)
+
+    async def _attempt(self, path: Path, message: EmailMessage, smtp: SmtpServer) -> bool:
+        """Send the message of `path`, and remove the file once sent: whether it went."""
+        try:
+            await self._send(message, smtp)
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            logger.warning(
+                "mail: %r not sent through %s:%d: %s; it stays in %s",
+                message["Subject"],
+                smtp.host,
+                smtp.port,
+                exc,
+                path,
+            )
+            return False
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+        logger.info(
+            "mail: %r in %s sent through %s:%d", message["Subject"], path, smtp.host, smtp.port
+        )
+        return True
+
+    def _new_path(self) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        path = self.outbox / f"{stamp}-{secrets.token_hex(4)}.eml"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return self.outbox / f"{stamp}-{secrets.token_hex(4)}.eml"
+
+    def _spool(self, message: EmailMessage, path: Path) -> None:
+        """Write the message as the new file `path`, which only this user may read.
+
+        Written under a name the worker does not read, then renamed: a file named
+        `.eml` is always whole.
+        """
+        self.outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as file:
             file.write(message.as_bytes())
-        return path
+        partial.rename(path)
+
+    def _kept(self) -> list[Path]:
+        """The outbox's messages, oldest first (their names start with when they were made)."""
+        return sorted(self.outbox.glob("*.eml"))
 
     @staticmethod
     async def _send(message: EmailMessage, smtp: SmtpServer) -> None:
@@ -148,3 +217,15 @@ class Mailer:
             start_tls=smtp.security is SmtpSecurity.STARTTLS,
             timeout=SMTP_TIMEOUT_SECONDS,
         )
+
+
+def _read_eml(path: Path) -> EmailMessage | None:
+    """The message kept in `path`, as `Mailer.compose` made it; None if it is gone."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    # An address beyond ASCII was written unencoded, for the SMTPUTF8 extension.
+    message = message_from_bytes(data, policy=policy.default if data.isascii() else policy.SMTPUTF8)
+    assert isinstance(message, EmailMessage)
+    return message

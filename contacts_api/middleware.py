@@ -52,7 +52,8 @@ class RequestContextMiddleware:
     otherwise; it is returned in the same header and written in the log line, so a
     client's report can be matched with the server's log. The line holds the method,
     the path (no query string), the status, the duration, the id and, when the request
-    was authenticated, the user id: never a header, a body or a token.
+    was authenticated, the user id: never a header, a body or a token. The duration is
+    the answer's: up to its last body message, before any background task runs.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -69,6 +70,23 @@ class RequestContextMiddleware:
         path = scope["path"]
         status = 500  # what the client gets if the app fails before answering
         started = time.perf_counter()
+        logged = False
+
+        def log_answer() -> None:
+            """The access line, written once the answer is out: what runs after it (a
+            background task sending mail) is no part of the request's duration."""
+            nonlocal logged
+            logged = True
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "method=%s path=%s status=%d duration_ms=%.1f request_id=%s user_id=%s",
+                    printable(scope["method"]),
+                    loggable_path(path),
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    request_id,
+                    scope["state"].get("user_id", "-"),
+                )
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -87,20 +105,14 @@ class RequestContextMiddleware:
                     headers["Content-Security-Policy"] = DOCS_POLICY
                     headers["X-Frame-Options"] = "DENY"
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                log_answer()
 
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "method=%s path=%s status=%d duration_ms=%.1f request_id=%s user_id=%s",
-                    printable(scope["method"]),
-                    loggable_path(scope["path"]),
-                    status,
-                    (time.perf_counter() - started) * 1000,
-                    request_id,
-                    scope["state"].get("user_id", "-"),
-                )
+            if not logged:  # the app failed, or the client left, before the last of the body
+                log_answer()
 
 
 def loggable_path(path: str) -> str:

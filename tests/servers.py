@@ -36,19 +36,21 @@ def wait_until_up(base_url: str) -> None:
 
 
 @contextmanager
-def one_command_run(cwd: Path, **env: str) -> Iterator[tuple[subprocess.Popen, str]]:
+def one_command_run(
+    cwd: Path, *, open_files: int | None = None, **env: str
+) -> Iterator[tuple[subprocess.Popen, str]]:
     """`python -m contacts_api` started in `cwd`, up and answering: (process, base URL).
 
-    Its log goes to `cwd / SERVER_LOG`; the process is stopped on exit.
+    `open_files` lowers how many files the process may open (`ulimit -n`). Its log goes
+    to `cwd / SERVER_LOG`; the process is stopped on exit.
     """
     port = free_port()
+    command = [sys.executable, "-m", "contacts_api"]
+    if open_files is not None:
+        command = ["sh", "-c", f'ulimit -n {open_files} && exec "$@"', "sh", *command]
     with (cwd / SERVER_LOG).open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "contacts_api"],
-            cwd=cwd,
-            env=fresh_env(PORT=str(port), **env),
-            stdout=log,
-            stderr=log,
+            command, cwd=cwd, env=fresh_env(PORT=str(port), **env), stdout=log, stderr=log
         )
     base_url = f"http://127.0.0.1:{port}"
     try:

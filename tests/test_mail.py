@@ -6,7 +6,9 @@ Against a real SMTP server (aiosmtpd) on a local port; no database needed.
 import asyncio
 import logging
 import stat
-import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from contacts_api.config import Settings
 from contacts_api.mail import Mailer, SmtpSecurity, SmtpServer
 from scripts.localhost import free_port
+from tests.smtp import SmtpServer as SmtpTestServer
 from tests.smtp import link_in, read_eml, self_signed_tls, smtp_server
 
 SECRET_LINK = "http://127.0.0.1:8000/reset-password?token=" + "s3cr3t" * 8
@@ -25,9 +28,12 @@ def mailer(outbox: Path, smtp: SmtpServer | None = None, **options: object) -> M
     return Mailer(sender="contacts_api <no-reply@example.com>", outbox=outbox, smtp=smtp, **options)
 
 
-def deliver(mail: Mailer, text: str = f"Open this:\n\n{SECRET_LINK}\n") -> None:
-    message = mail.compose(to="ada@example.com", subject="Reset your password", text=text)
-    asyncio.run(mail.deliver(message))
+def compose(mail: Mailer, text: str = f"Open this:\n\n{SECRET_LINK}\n") -> EmailMessage:
+    return mail.compose(to="ada@example.com", subject="Reset your password", text=text)
+
+
+def deliver(mail: Mailer) -> None:
+    asyncio.run(mail.deliver(compose(mail)))
 
 
 def plain(port: int) -> SmtpServer:
@@ -86,37 +92,70 @@ def test_a_server_that_is_down_leaves_the_message_in_the_outbox_and_says_so(
     down = plain(free_port())
 
     with caplog.at_level(logging.INFO, logger="contacts_api.mail"):
-        deliver(mailer(tmp_path, down, retry_delays=QUICK_RETRIES))
+        deliver(mailer(tmp_path, down))
 
     (path,) = tmp_path.glob("*.eml")
     assert link_in(read_eml(path)) == SECRET_LINK
-    attempts = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(attempts) == 1 + len(QUICK_RETRIES)
-    (gave_up,) = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert str(path) in gave_up.getMessage()
+    (attempt,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert str(path) in attempt.getMessage()
     assert "s3cr3t" not in caplog.text
 
 
-def test_a_server_back_before_the_next_retry_gets_the_message(tmp_path: Path) -> None:
+async def sent_by_the_worker(mail: Mailer, outbox: Path, while_running: Callable[[], None]) -> None:
+    """Run the outbox worker until `outbox` is empty, calling `while_running` once it runs."""
+    async with mail.outbox_worker():
+        await asyncio.sleep(0)
+        while_running()
+        async with asyncio.timeout(10):
+            while list(outbox.glob("*.eml")):
+                await asyncio.sleep(0.01)
+
+
+def test_the_outbox_worker_sends_a_kept_message_once_the_server_is_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     port = free_port()
-    done = threading.Event()
-    inboxes = []
+    mail = mailer(tmp_path, plain(port), retry_delays=QUICK_RETRIES)
+    deliver(mail)  # the server is down: the message is kept
+    (kept,) = tmp_path.glob("*.eml")
 
-    def serve_from_now_on() -> None:
-        with smtp_server(port) as server:
-            inboxes.append(server.inbox)
-            done.wait(10)
+    with caplog.at_level(logging.INFO, logger="contacts_api.mail"), ExitStack() as later:
 
-    later = threading.Timer(0.3, serve_from_now_on)  # after the first attempt has failed
-    later.start()
-    try:
-        deliver(mailer(tmp_path, plain(port), retry_delays=(1.5,)))
-    finally:
-        done.set()
-        later.join()
+        def start_the_server() -> None:
+            servers.append(later.enter_context(smtp_server(port)))
 
-    (inbox,) = inboxes
-    assert len(inbox.messages) == 1
+        servers: list[SmtpTestServer] = []
+        asyncio.run(sent_by_the_worker(mail, tmp_path, start_the_server))
+
+    (server,) = servers
+    (message,) = server.inbox.messages
+    assert link_in(message) == SECRET_LINK
+    assert f"{kept} sent through" in caplog.text
+    assert "s3cr3t" not in caplog.text
+
+
+def test_the_outbox_worker_sends_what_an_earlier_run_left(tmp_path: Path) -> None:
+    deliver(mailer(tmp_path))  # spooled with no server: as a run that stopped would leave it
+
+    with smtp_server() as server:
+        mail = mailer(tmp_path, plain(server.port), retry_delays=QUICK_RETRIES)
+        asyncio.run(sent_by_the_worker(mail, tmp_path, lambda: None))
+
+    (message,) = server.inbox.messages
+    assert link_in(message) == SECRET_LINK
+
+
+def test_the_worker_never_sends_again_a_message_being_sent_at_once(tmp_path: Path) -> None:
+    async def deliver_ten_while_the_worker_runs(mail: Mailer) -> None:
+        async with mail.outbox_worker():
+            await asyncio.gather(*(mail.deliver(compose(mail)) for _ in range(10)))
+
+    with smtp_server() as server:
+        # The worker looks at the outbox every millisecond, as each message is sent.
+        mail = mailer(tmp_path, plain(server.port), retry_delays=(0.001,))
+        asyncio.run(deliver_ten_while_the_worker_runs(mail))
+
+    assert len(server.inbox.messages) == 10
     assert list(tmp_path.glob("*.eml")) == []
 
 

@@ -277,7 +277,6 @@ def test_a_mail_server_that_is_down_leaves_the_request_unharmed_and_the_message_
         mail_outbox_dir=outbox,
     )
     app: FastAPI = create_app(settings)
-    app.state.account_mail.mailer.retry_delays = (0.01,)
     with TestClient(app) as client:
         credentials = {"email": "ada@example.com", "password": TEST_PASSWORD}
         assert client.post("/api/auth/signup", json=credentials).status_code == 201

@@ -1,14 +1,21 @@
 """What every response carries (request id, nosniff), CORS, body size, and the access log."""
 
+import asyncio
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from email.message import EmailMessage
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from contacts_api.app import create_app
+from contacts_api.mail import Mailer
 from contacts_api.models import User
-from tests.conftest import TEST_PASSWORD, Account, make_settings
+from tests.conftest import SUITE_OUTBOX, TEST_PASSWORD, Account, make_settings
 from tests.contacts import payload
 
 
@@ -137,3 +144,39 @@ def test_no_password_token_or_hash_ever_reaches_the_logs(
         assert secret not in logged
     for secret in [pair["access_token"].split(".")[1], pair["refresh_token"].split(".")[2]]:
         assert secret not in logged
+
+
+class HeldMailer(Mailer):
+    """A mailer whose delivery waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__(sender="contacts_api <no-reply@localhost>", outbox=SUITE_OUTBOX, smtp=None)
+        self.delivering = threading.Event()
+        self.release = threading.Event()
+
+    async def deliver(self, message: EmailMessage) -> None:
+        self.delivering.set()
+        await asyncio.to_thread(self.release.wait, 30)
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "contacts_api.access"]
+
+
+def test_the_access_line_times_the_answer_not_the_mail_sent_after_it(
+    app: FastAPI, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    mailer = HeldMailer()
+    app.state.account_mail = replace(app.state.account_mail, mailer=mailer)
+    credentials = {"email": "ada@example.com", "password": TEST_PASSWORD}
+
+    with caplog.at_level(logging.INFO, logger="contacts_api.access"), ThreadPoolExecutor() as pool:
+        signup = pool.submit(client.post, "/api/auth/signup", json=credentials)
+        assert mailer.delivering.wait(30), "the sign-up's message was never delivered"
+        logged_while_mailing = access_lines(caplog)
+        mailer.release.set()
+        assert signup.result().status_code == 201
+
+    (line,) = logged_while_mailing
+    assert "method=POST path=/api/auth/signup status=201 duration_ms=" in line
+    assert access_lines(caplog) == [line]
