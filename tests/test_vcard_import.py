@@ -312,22 +312,6 @@ def test_export_then_import_into_another_account_is_field_for_field_equal(
     }
 
 
-def test_a_contact_created_while_the_import_runs_is_a_409_and_nothing_is_kept(
-    client: TestClient, account: Account, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The race: the emails were looked up, then a request created one of them."""
-    create(client, account, email="taras@example.com")
-
-    async def as_if_looked_up_before(*_args: object) -> dict:
-        return {}
-
-    monkeypatch.setattr(contacts_crud, "_with_email_keys", as_if_looked_up_before)
-    response = upload(client, account, fixture("android-2.1.vcf"))
-
-    assert response.status_code == 409
-    assert list(listed(client, account)) == ["taras@example.com"]
-
-
 def test_characters_that_python_would_split_lines_at_survive_the_round_trip(
     client: TestClient, account: Account, make_account: Callable[..., Account]
 ) -> None:
