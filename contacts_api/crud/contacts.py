@@ -69,7 +69,7 @@ SEARCH_KEYS = {field: CONTACTS.c[column] for field, column in SEARCH_KEY_COLUMNS
 # (`models.public`).
 PUBLIC_COLUMNS = tuple(CONTACTS.c[name] for name in ContactPublic.model_fields)
 EXPORT_BATCH = 500
-IMPORT_CHUNK = 500  # contacts imported a statement (SQLite takes a few thousand parameters)
+IMPORT_CHUNK = 100  # contacts a statement: a statement holds the event loop for its rows
 # The constraints a contact's write can break, as each database names them.
 EMAIL_UNIQUE = "uq_contacts_owner_id_email_key"
 OWNER_FOREIGN_KEY = "fk_contacts_owner_id_users"
@@ -185,7 +185,7 @@ async def import_contacts(
 
     The contacts go `IMPORT_CHUNK` at a time (insert, then with `update` read and
     overwrite those already there): building 10,000 rows at once held the event loop
-    for a tenth of a second, a chunk's rows take milliseconds, and each chunk's
+    for a tenth of a second, a chunk's rows take a few milliseconds, and each chunk's
     statements give the loop its turn.
     """
     created = updated = 0
