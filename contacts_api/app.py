@@ -38,6 +38,7 @@ from contacts_api.exceptions import (
     EmailAlreadyVerified,
     EmailNotVerified,
     HashingBusy,
+    ImportsBusy,
     ImportTooLarge,
     InvalidCredentials,
     InvalidLink,
@@ -64,6 +65,7 @@ from contacts_api.ratelimit import RateLimiter
 from contacts_api.routes import auth, calendar, contacts, health, pages, users
 from contacts_api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE, UNAVAILABLE
 from contacts_api.security import PasswordHasher
+from contacts_api.vcard_import import ImportQueue
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str]]] = {
     InvalidToken: (status.HTTP_401_UNAUTHORIZED, BEARER_CHALLENGE),
     RateLimited: (status.HTTP_429_TOO_MANY_REQUESTS, {}),
     HashingBusy: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
+    ImportsBusy: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
     SchemaBehind: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
     RateLimitStorageUnavailable: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
 }
@@ -142,6 +145,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rounds=settings.bcrypt_rounds,
         concurrency=settings.hashing_concurrency,
         queue_seconds=settings.hashing_queue_seconds,
+    )
+    app.state.import_queue = ImportQueue(
+        concurrency=settings.import_concurrency, queue_limit=settings.import_queue_limit
     )
     app.state.token_policy = settings.token_policy()
     app.state.account_mail = AccountMail(

@@ -128,6 +128,11 @@ class Settings(DatabaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # A .vcf upload; at most what the import route's body limit lets through.
     max_import_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=MAX_IMPORT_FILE_BYTES)
+    # Imports read at once (each holds its cards in memory until written), how many may
+    # wait for their turn (more get `503` at once), and the reading time one may take.
+    import_concurrency: int = Field(default=1, ge=1)
+    import_queue_limit: int = Field(default=16, ge=0)
+    import_time_limit_seconds: float = Field(default=30, gt=0)
     rate_limit_enabled: bool = True
     rate_limit_signup: str = "5/minute"  # per client address
     rate_limit_login: str = "10/minute"  # wrong passwords, per client address

@@ -21,12 +21,12 @@ from pydantic import ValidationError
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.concurrency import run_in_threadpool
 
 from contacts_api import vcard_import
 from contacts_api.config import Settings
 from contacts_api.crud import contacts, users
 from contacts_api.emails import AccountMail
+from contacts_api.exceptions import ImportTooLarge
 from contacts_api.models import (
     MAX_ID,
     ContactCreate,
@@ -44,7 +44,7 @@ from contacts_api.security import (
     TokenType,
     decode_token,
 )
-from contacts_api.vcard_import import Reading
+from contacts_api.vcard_import import ImportQueue, Reading
 
 TOKEN_PATH = "/api/auth/token"  # noqa: S105 (a path)
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -114,6 +114,10 @@ async def get_account_mail(request: Request) -> AccountMail:
     return request.app.state.account_mail
 
 
+async def get_import_queue(request: Request) -> ImportQueue:
+    return request.app.state.import_queue
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
@@ -122,6 +126,7 @@ TransactionDep = Annotated[AsyncSession, Depends(get_transaction)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 TokenPolicyDep = Annotated[TokenPolicy, Depends(get_token_policy)]
 AccountMailDep = Annotated[AccountMail, Depends(get_account_mail)]
+ImportQueueDep = Annotated[ImportQueue, Depends(get_import_queue)]
 
 
 async def get_access_claims(
@@ -228,30 +233,33 @@ ValidContact = Annotated[ContactCreate, Depends(valid_contact)]
 ValidChanges = Annotated[dict[str, Any], Depends(valid_changes)]
 
 
-async def read_vcard_file(
-    file: Annotated[UploadFile, File(description="A .vcf file of one or many cards")],
-    settings: SettingsDep,
-    today: TodayDep,
-) -> Reading:
-    """The uploaded cards, read and checked in a worker thread (a large file takes
-    seconds of CPU, which the event loop must not spend); `413` past `MAX_IMPORT_BYTES`
-    or 10,000 cards, `422` for a file that is not vCards."""
-    data = await file.read(settings.max_import_bytes + 1)
+VCardUpload = Annotated[UploadFile, File(description="A .vcf file of one or many cards")]
+
+
+async def read_vcards(request: Request, upload: UploadFile, *, region: str, today: date) -> Reading:
+    """The uploaded cards, read and checked (see `vcard_import.read_file`); `413` past
+    `MAX_IMPORT_BYTES`, 10,000 cards or `IMPORT_TIME_LIMIT_SECONDS`, `422` for a file
+    that is not vCards. The reading stops if the client goes away.
+
+    Called by the route, not a dependency: the file is read only once its sender is
+    known (`CurrentUser`), so an anonymous upload costs no parsing at all.
+    """
+    settings: Settings = request.app.state.settings
+    if upload.size is not None and upload.size > settings.max_import_bytes:
+        raise ImportTooLarge(f"The file is over {settings.max_import_bytes:,} bytes: split it")
     try:
-        return await run_in_threadpool(
-            vcard_import.read_upload,
-            data,
+        return await vcard_import.read_file(
+            upload.file,
             max_bytes=settings.max_import_bytes,
-            phone_region=settings.phone_region,
+            phone_region=region,
             today=today,
+            time_limit=settings.import_time_limit_seconds,
+            gone=request.is_disconnected,
         )
     except vcard_import.NotVCards as exc:
         raise validation_error(
             [{"type": "value_error", "loc": ("body", "file"), "msg": str(exc), "input": None}]
         ) from exc
-
-
-VCardFile = Annotated[Reading, Depends(read_vcard_file)]
 
 
 async def login_credentials(request: Request) -> LoginRequest:

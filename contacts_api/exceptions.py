@@ -77,7 +77,14 @@ class ContactNotFound(DomainError):
 
 
 class ImportTooLarge(DomainError):
-    """A vCard file larger, or with more cards, than one import takes."""
+    """A vCard file larger, with more cards, or longer to read than one import takes."""
+
+
+class ClientGone(DomainError):
+    """The client closed the connection while its request was being worked on: the work
+    stops (nobody reads the answer)."""
+
+    message = "The client went away: the request was stopped"
 
 
 class ContactChanged(DomainError):
@@ -112,6 +119,15 @@ class SchemaBehind(RetryLater):
     """The database was never migrated, or not to the code's latest migration."""
 
     message = "The database schema is behind the code: run `alembic upgrade head`"
+
+
+class ImportsBusy(RetryLater):
+    """More imports are waiting for their turn than can be served promptly."""
+
+    message = "Too many imports at once, try again shortly"
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=5)
 
 
 class RateLimitStorageUnavailable(RetryLater):

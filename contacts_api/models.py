@@ -10,6 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Self, TypeVar
 
+import phonenumbers
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -481,10 +482,28 @@ class ImportQuery(SQLModel):
         description="A card whose email one of your contacts has: `skip` leaves the contact,"
         " `update` overwrites its fields from the card",
     )
+    region: str | None = Field(
+        default=None,
+        regex=r"^[A-Za-z]{2}$",
+        description="The country (ISO 3166 alpha-2, e.g. `US`) whose numbers the cards' phone"
+        " numbers written without a country code are; default: the `PHONE_REGION` setting",
+        schema_extra={"examples": ["US"]},
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r}: a two-letter code such as UA or US")
+        return value.upper()
 
 
 class RejectedCard(SQLModel):
-    card: int = Field(description="The card's position in the file, from 1")
+    card: int = Field(
+        description="The card's position in the file, from 1; `0` for lines outside any card"
+    )
     name: str = Field(description="Its name (FN), as far as it could be read")
     reasons: list[str] = Field(description="Every rule the card breaks")
 

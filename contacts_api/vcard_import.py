@@ -1,53 +1,98 @@
 """Reading vCards as phones and address books write them, into contact fields.
 
-The syntax is read by `vobject`'s line reader (a maintained parser of vCard 2.1 and
-3.0, whose line grammar 4.0 shares): unfolding, 2.1's quoted-printable soft line
-breaks (`allowQP=True`), and each line's group, name, parameters and value. Its full
-objects are not built: they cost ten times as much (0.55 ms a card against 0.05),
-which a 10,000-card import feels, and this module reads the values itself anyway:
+The reader is our own, and every step of it costs time linear in the bytes, whatever
+the file holds. vobject's line reader, used before, copied the growing line on every
+physical line it appended: one card whose quoted-printable `NOTE` was continued over
+300,000 soft line breaks took minutes to read. Here a logical line is gathered as a
+list of pieces and joined once, a line's parameters are matched one after the other
+from where the last one ended, and a value is decoded only if the import uses it.
 
-- the file is split into cards first, so that each card is read on its own, and one
-  that cannot be read is reported by its position instead of ending the import;
-- a UTF-8 byte-order mark is removed (vobject cannot read one);
-- quoted-printable values are decoded in their `CHARSET`, text escapes undone (RFC
-  6350 §3.4), `N` split into its components;
-- 4.0's `PREF=1` and `tel:` URIs, 3.0's `TYPE=pref`, 2.1's bare `PREF`, Apple's grouped
-  properties (`item1.EMAIL`) and `X-APPLE-OMIT-YEAR`, and the forms `BDAY` comes in.
+What the reader does, in the order of the file:
+
+- the upload is read 64 KB at a time from the file Starlette spooled it to, and
+  decoded as UTF-8 on the way (what all three versions' exporters write): one card
+  at a time is held in memory, never the file;
+- lines end at CR, LF or CRLF only (not at U+2028 or a form feed, which a note may
+  hold); a line that starts with a space or a tab continues the one before (folding,
+  RFC 6350 §3.2), and in vCard 2.1 a quoted-printable value that ends with `=` goes
+  on over the next line (a soft line break);
+- each logical line is read by the grammar the three versions share: an optional
+  group (`item1.`), a name, parameters (`;TYPE=home,pref`, 2.1's bare `;PREF`,
+  quoted values), `:` and the value;
+- a `BEGIN:VCARD` starts a card wherever it stands outside one, after a UTF-8
+  byte-order mark (two exports put end to end each start with one) or spaces; lines
+  outside any card are reported, by their line numbers, never passed over silently;
+- quoted-printable values are decoded in their `CHARSET`, which must name a text
+  encoding (not one of Python's transforms such as `utf-7` or `unicode_escape`), and
+  every decoded value must be text that UTF-8 and JSON can carry;
+- text escapes are undone (RFC 6350 §3.4), `N` split into its components; 4.0's
+  `PREF=1` and `tel:` URIs, 3.0's `TYPE=pref`, 2.1's bare `PREF`, Apple's grouped
+  properties and `X-APPLE-OMIT-YEAR`, and the forms `BDAY` comes in are understood.
 
 Each card is then checked with exactly the rules of `POST /api/contacts`.
+
+The reading runs on the event loop in slices of about a millisecond (`read_file`):
+parsing holds Python's GIL even in a worker thread, where it took the interpreter from
+the requests for up to 5 ms at a time; between two slices the loop serves everyone
+else, looks whether the client is still there, and the work done so far is weighed
+against the import's budget. `ImportQueue` lets only a few imports read at once.
 """
 
+import asyncio
+import codecs
 import io
 import quopri
 import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
-from vobject.base import VObjectError, getLogicalLines, parseLine
 
-from contacts_api.exceptions import ImportTooLarge
+from contacts_api.exceptions import ClientGone, ImportsBusy, ImportTooLarge
 from contacts_api.models import ContactCreate, ContactUpdate, RejectedCard
 from contacts_api.rules import InvalidFields, check_contact_fields, search_key
 
-UTF8_BOM = "\ufeff"
+MAX_CARDS = 10_000
+READ_CHUNK = 64 * 1024  # bytes read from the spooled upload at a time
+SLICE_SECONDS = 0.001  # work done between two turns of the event loop
+TICK_LINES = 128  # lines read between two looks at the clock
+# More parameters than any exporter writes on a line; past it the card is unreadable,
+# before a line of a million parameters is built into a million strings.
+MAX_PARAMETERS = 100
+# A value longer than this as written cannot hold any field once decoded (a note is at
+# most 2,000 characters, each at most 14 as written: `=XX` for each of 4 bytes and a
+# soft line break): it is refused unread rather than decoded.
+MAX_VALUE_CHARS = 32 * 1024
+# The properties the import reads; every other line is checked for its grammar only.
+USED = frozenset({"FN", "N", "EMAIL", "TEL", "BDAY", "NOTE"})
+# Python's codecs that are not character sets: transforms of text into other text
+# (`utf-7` and `unicode_escape` turn `+2AA-` or `\ud800` into lone surrogates).
+# Bytes-to-bytes codecs (base64, rot13, zlib…) are refused by `_is_text_encoding`.
+NOT_CHARSETS = frozenset(
+    {"utf-7", "unicode-escape", "raw-unicode-escape", "punycode", "idna", "undefined"}
+)
+
 # What ends a line of a vCard: not `str.splitlines`, which also breaks at characters a
 # note may hold (U+2028, form feed, …) and would cut a card's line in two.
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 QP = "QUOTED-PRINTABLE"
-BEGIN = re.compile(r"^BEGIN:VCARD\s*$", re.IGNORECASE)
-END = re.compile(r"^END:VCARD\s*$", re.IGNORECASE)
+BEGIN = re.compile(r"BEGIN:VCARD\s*$", re.IGNORECASE)
+END = re.compile(r"END:VCARD\s*$", re.IGNORECASE)
+# A line's group and name, then each parameter: `;NAME`, or `;NAME=value,"quoted;value"`.
+LINE_NAME = re.compile(r"(?:([A-Za-z0-9_-]+)\.)?([A-Za-z0-9_-]+)")
+PARAMETER = re.compile(r';([A-Za-z0-9_-]+)(?:=((?:"[^"]*"|[^";:,]*)(?:,(?:"[^"]*"|[^";:,]*))*))?')
+PARAMETER_VALUE = re.compile(r'"([^"]*)"|([^";:,]+)')
+SURROGATE = re.compile("[\ud800-\udfff]")
 # `1990-03-08`, `19900308`, either with a time part (`T…`) that is ignored.
 FULL_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})(T.*)?$")
 NO_YEAR = re.compile(r"^--\d{2}-?\d{2}")
 # A backslash escape in a text value; the components of `N` (escaped `;` stay inside).
 ESCAPED = re.compile(r"\\(.)")
 N_FIELD = re.compile(r"((?:\\.|[^;\\])*)(?:;|$)")
-PLAIN_FN = re.compile(r"^FN:(.*)$", re.IGNORECASE | re.MULTILINE)
-
-
-MAX_CARDS = 10_000
 
 
 class NotVCards(ValueError):
@@ -62,42 +107,6 @@ class Reading:
     rejected: list[RejectedCard]
 
 
-def read_upload(data: bytes, *, max_bytes: int, phone_region: str, today: date) -> Reading:
-    """`read`, for an upload read up to one byte past `max_bytes`: refused past it."""
-    if len(data) > max_bytes:
-        raise ImportTooLarge(f"The file is over {max_bytes:,} bytes: split it")
-    return read(data, phone_region=phone_region, today=today)
-
-
-def read(data: bytes, *, phone_region: str, today: date) -> Reading:
-    """Every card of a file, checked by the rules of `POST /api/contacts`.
-
-    A card whose email an earlier card of the same file has is refused, saying which:
-    the file itself does not say which of the two is meant. CPU work (a 5 MB file takes
-    seconds), for a worker thread.
-    """
-    texts = split_cards(data)
-    if len(texts) > MAX_CARDS:
-        raise ImportTooLarge(f"More than {MAX_CARDS:,} cards: split the file")
-    accepted: list[ContactCreate] = []
-    rejected: list[RejectedCard] = []
-    first_with: dict[str, int] = {}
-    for position, text in enumerate(texts, start=1):
-        card = read_card(position, text)
-        result = checked(card, phone_region=phone_region, today=today)
-        if isinstance(result, list):
-            rejected.append(RejectedCard(card=position, name=card.name, reasons=result))
-            continue
-        key = search_key(result.email)
-        if key in first_with:
-            reason = f"email: card {first_with[key]} of this file has the same email"
-            rejected.append(RejectedCard(card=position, name=card.name, reasons=[reason]))
-            continue
-        first_with[key] = position
-        accepted.append(result)
-    return Reading(accepted=accepted, rejected=rejected)
-
-
 @dataclass
 class Card:
     """One card of a file: where it was, who it names, and what could be read of it."""
@@ -108,39 +117,339 @@ class Card:
     problems: dict[str, str] = field(default_factory=dict)  # found while reading
 
 
-def split_cards(data: bytes) -> list[str]:
-    """The text of each card of a file, in order; `NotVCards` if it holds none.
+@dataclass
+class Property:
+    """One property line of a card, its value decoded from quoted-printable if need be."""
 
-    A card left without its `END:VCARD` is kept (and reported unreadable by
-    `read_card`): nothing in the file is passed over without a word.
+    params: dict[str, list[str]]  # upper-case names; 2.1's bare `PREF`, `CELL` as TYPE
+    value: str
+
+    def says(self, name: str, value: str) -> bool:
+        return value in (v.upper() for v in self.params.get(name, []))
+
+
+class ImportQueue:
+    """How many imports read and write at once, and how many may wait for their turn.
+
+    Reading a file is CPU work that holds the GIL, and its cards are held in memory
+    until they are written: five 5 MB imports at once slowed every other request
+    fiftyfold and grew the server by 300 MB. So imports take turns, as password hashes
+    do (`security.PasswordHasher`): a request waiting for its turn waits on an asyncio
+    semaphore, holding no thread, only its spooled upload; past `queue_limit` waiting
+    imports a new one is refused at once (`ImportsBusy`, a `503` with `Retry-After`).
     """
-    try:
-        text = data.decode("utf-8").removeprefix(UTF8_BOM)
-    except UnicodeDecodeError as exc:
-        raise NotVCards("The file is not UTF-8 text") from exc
-    cards: list[list[str]] = []
-    current: list[str] | None = None
-    for line in LINE_BREAK.split(text):
-        if BEGIN.match(line):
-            current = [line]
-            cards.append(current)
-        elif current is not None:
-            current.append(line)
+
+    def __init__(self, *, concurrency: int, queue_limit: int) -> None:
+        self._slots = asyncio.Semaphore(concurrency)
+        self._queue_limit = queue_limit
+        self._waiting = 0
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        if self._slots.locked() and self._waiting >= self._queue_limit:
+            raise ImportsBusy
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+async def read_file(
+    file: BinaryIO,
+    *,
+    max_bytes: int,
+    phone_region: str,
+    today: date,
+    time_limit: float,
+    gone: Callable[[], Awaitable[bool]],
+) -> Reading:
+    """Every card of an uploaded file, checked by the rules of `POST /api/contacts`.
+
+    Read on the event loop, a slice of about `SLICE_SECONDS` at a time: between
+    slices the loop serves other requests, `gone()` is asked whether the client went
+    away (`ClientGone`: the work stops), and the time spent reading is held against
+    `time_limit` (`ImportTooLarge` past it). `ImportTooLarge` past `max_bytes` or
+    `MAX_CARDS` too; `NotVCards` for a file that is not UTF-8 or holds no card.
+
+    The file is read from where Starlette spooled it (memory up to 1 MB, then a
+    temporary file): 64 KB reads from a file just written come from the page cache,
+    far quicker than a hop to a worker thread for each.
+    """
+    reader = _FileReader(phone_region=phone_region, today=today)
+    steps = reader.steps(file, max_bytes)
+    spent = 0.0
+    while True:
+        started = time.perf_counter()
+        for _ in steps:
+            if time.perf_counter() - started >= SLICE_SECONDS:
+                break
+        else:
+            return reader.reading()
+        spent += time.perf_counter() - started
+        if spent > time_limit:
+            raise ImportTooLarge(
+                f"Reading the file took over {time_limit:g} s, the most one import may take"
+                " (IMPORT_TIME_LIMIT_SECONDS): split it"
+            )
+        await asyncio.sleep(0)
+        if await gone():
+            raise ClientGone
+
+
+def read(data: bytes, *, phone_region: str, today: date) -> Reading:
+    """`read_file` for a file in memory, in one go: for scripts and tests, off any loop."""
+    reader = _FileReader(phone_region=phone_region, today=today)
+    for _ in reader.steps(io.BytesIO(data), max_bytes=len(data)):
+        pass
+    return reader.reading()
+
+
+class _FileReader:
+    """The state of one file's reading: the cards accepted and refused so far.
+
+    `steps` does the work, yielding now and then (every `TICK_LINES` lines, every
+    chunk read, every card checked) so that `read_file` can pause between slices.
+    """
+
+    def __init__(self, *, phone_region: str, today: date) -> None:
+        self.phone_region = phone_region
+        self.today = today
+        self.accepted: list[ContactCreate] = []
+        self.rejected: list[RejectedCard] = []
+        self.cards = 0
+        self.first_with: dict[str, int] = {}  # a folded email: the card that had it first
+        self.stray: tuple[int, int] | None = None  # first and last line outside any card
+
+    def reading(self) -> Reading:
+        return Reading(accepted=self.accepted, rejected=self.rejected)
+
+    def steps(self, file: BinaryIO, max_bytes: int) -> Iterator[None]:
+        card: _CardReader | None = None
+        number = 0
+        for line in _lines(file, max_bytes):
+            if line is None:
+                yield
+                continue
+            number += 1
+            if number % TICK_LINES == 0:
+                yield
+            if card is None:
+                start = line.lstrip(" \t\ufeff")
+                if BEGIN.match(start):
+                    card = self._begin(number)
+                elif line and not line.isspace():
+                    first = self.stray[0] if self.stray else number
+                    self.stray = (first, number)
+                continue
             if END.match(line):
-                current = None
-    if not cards:
-        raise NotVCards("The file holds no vCard (no BEGIN:VCARD line)")
-    return ["\r\n".join(lines) + "\r\n" for lines in cards]
+                self._check(card.card(closed=True))
+                card = None
+                yield
+            elif BEGIN.match(line.lstrip("\ufeff")):
+                self._check(card.card(closed=False))
+                card = self._begin(number)
+            else:
+                card.add(line)
+        if card is not None:
+            self._check(card.card(closed=False))
+        self._report_stray()
+        if not self.cards:
+            raise NotVCards("The file holds no vCard (no BEGIN:VCARD line)")
+
+    def _begin(self, number: int) -> "_CardReader":
+        self._report_stray()
+        self.cards += 1
+        if self.cards > MAX_CARDS:
+            raise ImportTooLarge(f"More than {MAX_CARDS:,} cards: split the file")
+        return _CardReader(self.cards)
+
+    def _report_stray(self) -> None:
+        """Lines outside any card, reported as a refusal of card `0` naming them."""
+        if self.stray is None:
+            return
+        first, last = self.stray
+        where = f"line {first}" if first == last else f"lines {first}-{last}"
+        reason = f"{where} of the file: outside any BEGIN:VCARD … END:VCARD, not read"
+        self.rejected.append(RejectedCard(card=0, name="", reasons=[reason]))
+        self.stray = None
+
+    def _check(self, card: Card) -> None:
+        """Accept the card, or refuse it with every reason; a card whose email an earlier
+        card of the file has is refused, saying which: the file does not say which of
+        the two is meant."""
+        result = checked(card, phone_region=self.phone_region, today=self.today)
+        if isinstance(result, list):
+            self.rejected.append(RejectedCard(card=card.position, name=card.name, reasons=result))
+            return
+        key = search_key(result.email)
+        if key in self.first_with:
+            reason = f"email: card {self.first_with[key]} of this file has the same email"
+            self.rejected.append(RejectedCard(card=card.position, name=card.name, reasons=[reason]))
+            return
+        self.first_with[key] = card.position
+        self.accepted.append(result)
 
 
-def read_card(position: int, text: str) -> Card:
-    """The contact fields of one card, and the problems found reading it."""
-    if not END.match(text.rstrip("\r\n").rsplit("\r\n", 1)[-1]):
-        return _unreadable(position, text, "the card is not closed by END:VCARD")
+def _lines(file: BinaryIO, max_bytes: int) -> Iterator[str | None]:
+    """The file's lines without their line ends, and `None` after each chunk read.
+
+    `ImportTooLarge` past `max_bytes`, `NotVCards` at the first byte that is not UTF-8.
+    A line longer than a chunk is gathered in pieces and joined once.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    started: list[str] = []  # the start of a line the chunks so far have not ended
+    carried_cr = False  # the last chunk ended in CR: perhaps the first half of a CRLF
+    size = 0
+    while True:
+        chunk = file.read(READ_CHUNK)
+        size += len(chunk)
+        if size > max_bytes:
+            raise ImportTooLarge(f"The file is over {max_bytes:,} bytes: split it")
+        try:
+            text = decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            raise NotVCards("The file is not UTF-8 text") from exc
+        if carried_cr:
+            text = "\r" + text
+        carried_cr = bool(chunk) and text.endswith("\r")
+        if carried_cr:
+            text = text[:-1]
+        pieces = LINE_BREAK.split(text)
+        if len(pieces) > 1:
+            started.append(pieces[0])
+            yield "".join(started)
+            yield from pieces[1:-1]
+            started = []
+        started.append(pieces[-1])
+        if not chunk:
+            break
+        yield None
+    last = "".join(started)
+    if last:
+        yield last
+
+
+class _CardReader:
+    """One card, read line by line into its properties; the first problem makes the
+    whole card unreadable (what is left of it is only looked through for its `FN`)."""
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+        self.properties: dict[str, list[Property]] = {}
+        self.problem: str | None = None
+        self.plain_fn: str | None = None  # an `FN:` line's value, to name a card unread
+        self._pieces: list[str] = []  # the logical line being gathered
+        self._qp: bool | None = None  # whether it is quoted-printable, once its `:` is seen
+        self._soft_break = False  # it ended in a quoted-printable `=`: it goes on
+
+    def add(self, line: str) -> None:
+        if self._soft_break:
+            self._pieces += ("\n", line)
+            self._soft_break = False
+        elif not line or line.isspace():
+            self._finish()
+            return
+        elif line[0] in " \t":
+            self._pieces.append(line[1:])
+        else:
+            self._finish()
+            self._pieces.append(line)
+        if self._qp is None and ":" in self._pieces[-1]:
+            # The line's name and parameters are complete: is its value quoted-printable?
+            logical = "".join(self._pieces)
+            self._qp = QP in logical[: logical.index(":")].upper()
+        self._soft_break = bool(self._qp) and line.endswith("=")
+
+    def card(self, *, closed: bool) -> Card:
+        """What could be read of the card, the `END:VCARD` seen or not."""
+        self._finish()
+        if not closed:
+            self.problem = "the card is not closed by END:VCARD"
+        if self.problem:
+            name = (self.plain_fn or "").strip()
+            return Card(self.position, name=name, fields={}, problems={"card": self.problem})
+        return _card(self.position, self.properties)
+
+    def _finish(self) -> None:
+        """Read the logical line gathered so far, if there is one."""
+        if not self._pieces:
+            return
+        line = "".join(self._pieces)
+        self._pieces = []
+        self._qp = None
+        self._soft_break = False
+        if self.plain_fn is None and line[:3].upper() == "FN:":
+            self.plain_fn = line[3:]
+        if self.problem:
+            return
+        try:
+            name, prop = _property(line)
+        except (ValueError, LookupError) as exc:
+            self.problem = f"the card cannot be read: {exc}"
+            return
+        if prop is not None:
+            self.properties.setdefault(name, []).append(prop)
+
+
+def _property(line: str) -> tuple[str, Property | None]:
+    """A logical line's upper-case name and, for the properties the import uses, its
+    parameters and decoded value (`None` for the others: their grammar is checked,
+    their value left as it is). `ValueError` naming what is wrong."""
+    found = LINE_NAME.match(line)
+    if not found:
+        raise ValueError(f"a line has no property name: {line[:40]!r}")
+    name = found[2].replace("_", "-").upper()
+    position = found.end()
+    params: dict[str, list[str]] = {}
+    count = 0
+    while line.startswith(";", position):
+        param = PARAMETER.match(line, position)
+        if not param:
+            raise ValueError(f"{name} has a parameter that cannot be read")
+        count += 1
+        if count > MAX_PARAMETERS:
+            raise ValueError(f"{name} has more than {MAX_PARAMETERS} parameters")
+        key = param[1].upper()
+        if param[2] is None:  # 2.1's bare parameter: `;PREF`, `;CELL`, `;QUOTED-PRINTABLE`
+            key, values = "TYPE", [param[1]]
+        else:
+            values = [quoted or plain for quoted, plain in PARAMETER_VALUE.findall(param[2])]
+        params.setdefault(key, []).extend(values)
+        position = param.end()
+    if not line.startswith(":", position):
+        raise ValueError(f"{name} is not followed by `:` and a value")
+    if name not in USED:
+        return name, None
+    value = line[position + 1 :]
+    if len(value) > MAX_VALUE_CHARS:
+        raise ValueError(f"{name} is over {MAX_VALUE_CHARS:,} characters")
+    prop = Property(params=params, value=value)
+    if prop.says("ENCODING", QP) or prop.says("TYPE", QP):
+        charset = (params.get("CHARSET") or ["utf-8"])[0]
+        prop.value = quopri.decodestring(value.encode()).decode(_text_encoding(name, charset))
+    if SURROGATE.search(prop.value):
+        raise ValueError(f"{name} is not text (it holds a lone surrogate)")
+    return name, prop
+
+
+def _text_encoding(name: str, charset: str) -> str:
+    """The codec of a `CHARSET`, if it is a character set; `ValueError` saying why not."""
     try:
-        card = _properties(text)
-    except (VObjectError, ValueError, LookupError) as exc:
-        return _unreadable(position, text, f"the card cannot be read: {exc}")
+        codec = codecs.lookup(charset)
+    except LookupError:
+        raise ValueError(f"{name} has CHARSET={charset}, which is not a known charset") from None
+    if not getattr(codec, "_is_text_encoding", True) or codec.name in NOT_CHARSETS:
+        raise ValueError(f"{name} has CHARSET={charset}, which is not a character set")
+    return codec.name
+
+
+def _card(position: int, card: dict[str, list[Property]]) -> Card:
+    """The contact fields of a card read whole, and the problems found in them."""
     first_name, last_name = _names(card)
     fields: dict[str, Any] = {
         "first_name": first_name,
@@ -187,48 +496,6 @@ def checked(card: Card, *, phone_region: str, today: date) -> ContactCreate | li
     return contact.model_copy(update=fields)
 
 
-def _unreadable(position: int, text: str, reason: str) -> Card:
-    """A card the parser could not read, named by its `FN` line if it has a plain one."""
-    found = PLAIN_FN.search(text)
-    name = found[1].strip() if found else ""
-    return Card(position=position, name=name, fields={}, problems={"card": reason})
-
-
-@dataclass
-class Property:
-    """One property line of a card, its value decoded from quoted-printable if need be."""
-
-    params: dict[str, list[str]]  # upper-case names; 2.1's bare `PREF`, `CELL` as TYPE
-    value: str
-
-    def says(self, name: str, value: str) -> bool:
-        return value in (v.upper() for v in self.params.get(name, []))
-
-
-def _properties(text: str) -> dict[str, list[Property]]:
-    """The card's properties by upper-case name, in the order of the file, grouped ones
-    (`item1.EMAIL`) under their name.
-
-    vobject's own line reader does the syntax: unfolding, 2.1's quoted-printable soft
-    line breaks, and the grammar of a line (group, name, parameters, value). Building
-    its full objects on top costs ten times as much, for values this module reads
-    itself anyway, so it stops there.
-    """
-    properties: dict[str, list[Property]] = {}
-    for line, number in getLogicalLines(io.StringIO(text), allowQP=True):
-        name, raw_params, value, _group = parseLine(line, number)
-        params: dict[str, list[str]] = {}
-        for param in raw_params:
-            key, values = (param[0].upper(), param[1:]) if len(param) > 1 else ("TYPE", param)
-            params.setdefault(key, []).extend(values)
-        prop = Property(params=params, value=value)
-        if params and (prop.says("ENCODING", QP) or prop.says("TYPE", QP)):
-            charset = (params.get("CHARSET") or ["utf-8"])[0]
-            prop.value = quopri.decodestring(value.encode()).decode(charset)
-        properties.setdefault(name.upper(), []).append(prop)
-    return properties
-
-
 def _unescape(value: str) -> str:
     """A text value with its escapes undone: `\\n` a line break, `\\,` `\\;` `\\\\`
     themselves (RFC 6350 §3.4; 2.1 and 3.0 alike)."""
@@ -249,7 +516,7 @@ def _preference(line: Property) -> int:
     if "PREF" in line.params:
         try:
             return int(line.params["PREF"][0])
-        except ValueError:
+        except (ValueError, IndexError):
             return 1
     return 1 if line.says("TYPE", "PREF") else 101
 

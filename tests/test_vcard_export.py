@@ -1,5 +1,5 @@
 """Export: every contact (the list's filters apply) or one, as vCard 4.0 or 3.0, streamed;
-read back here with `vobject`, the parser the import uses."""
+read back here with `vobject`, an outside parser."""
 
 from collections.abc import Callable
 

@@ -312,22 +312,6 @@ def test_export_then_import_into_another_account_is_field_for_field_equal(
     }
 
 
-def test_a_contact_created_while_the_import_runs_is_a_409_and_nothing_is_kept(
-    client: TestClient, account: Account, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The race: the emails were looked up, then a request created one of them."""
-    create(client, account, email="taras@example.com")
-
-    async def as_if_looked_up_before(*_args: object) -> dict:
-        return {}
-
-    monkeypatch.setattr(contacts_crud, "_with_email_keys", as_if_looked_up_before)
-    response = upload(client, account, fixture("android-2.1.vcf"))
-
-    assert response.status_code == 409
-    assert list(listed(client, account)) == ["taras@example.com"]
-
-
 def test_characters_that_python_would_split_lines_at_survive_the_round_trip(
     client: TestClient, account: Account, make_account: Callable[..., Account]
 ) -> None:
@@ -342,3 +326,89 @@ def test_characters_that_python_would_split_lines_at_survive_the_round_trip(
 
     assert report["rejected"] == []
     assert listed(client, other)["odd@example.com"]["notes"] == notes
+
+
+# --- Every card created or reported -------------------------------------------------
+
+
+def test_two_exports_put_end_to_end_each_with_a_byte_order_mark_are_both_read(
+    client: TestClient, account: Account
+) -> None:
+    content = (
+        b"\xef\xbb\xbf" + fixture("rfc6350-4.0.vcf") + b"\xef\xbb\xbf" + fixture("outlook-3.0.vcf")
+    )
+
+    report = upload(client, account, content).json()
+
+    assert report["created"] == 2
+    assert [card["card"] for card in report["rejected"]] == [2]  # Lysenko's year-less BDAY
+    assert sorted(listed(client, account)) == ["hryhorii@example.com", "lina@example.com"]
+
+
+def test_a_begin_with_leading_spaces_starts_a_card(client: TestClient, account: Account) -> None:
+    content = fixture("outlook-3.0.vcf") + b"  " + fixture("android-2.1.vcf")
+
+    report = upload(client, account, content).json()
+
+    assert (report["created"], report["rejected"]) == (3, [])
+
+
+def test_lines_outside_any_card_are_reported_by_their_numbers(
+    client: TestClient, account: Account
+) -> None:
+    card = fixture("outlook-3.0.vcf").replace(b"\r\n", b"\n")
+    lines = card.count(b"\n")
+    content = b"Exported by Example\n\n" + card + b"stray one\nstray two\n"
+
+    report = upload(client, account, content).json()
+
+    assert report["created"] == 1
+    assert report["rejected"] == [
+        {
+            "card": 0,
+            "name": "",
+            "reasons": ["line 1 of the file: outside any BEGIN:VCARD … END:VCARD, not read"],
+        },
+        {
+            "card": 0,
+            "name": "",
+            "reasons": [
+                f"lines {lines + 3}-{lines + 4} of the file: outside any BEGIN:VCARD … END:VCARD,"
+                " not read"
+            ],
+        },
+    ]
+
+
+# --- The region of numbers without a country code ------------------------------------
+
+
+def test_an_import_reads_numbers_without_a_country_code_in_its_region(
+    client: TestClient, account: Account
+) -> None:
+    card = (
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;Jane\r\nEMAIL:jane@example.com\r\n"
+        b"TEL:(415) 555-0188\r\nBDAY:1990-01-02\r\nEND:VCARD\r\n"
+    )
+
+    report = upload(client, account, card, region="us").json()
+
+    assert (report["created"], report["rejected"]) == (1, [])
+    assert listed(client, account)["jane@example.com"]["phone"] == "+14155550188"
+
+
+def test_an_import_in_the_default_region_reads_them_in_phone_region(
+    client: TestClient, account: Account
+) -> None:
+    report = upload(client, account, fixture("android-2.1.vcf")).json()  # `067 765 43 21`
+
+    assert report["created"] == 2
+    assert listed(client, account)["taras@example.com"]["phone"] == "+380677654321"
+
+
+@pytest.mark.parametrize("region", ["ZZ", "USA", "1"])
+def test_an_unknown_region_is_422(client: TestClient, account: Account, region: str) -> None:
+    response = upload(client, account, fixture("android-2.1.vcf"), region=region)
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "region"]

@@ -11,8 +11,8 @@ wins and the other finds nothing (`404`), never a half-applied change.
 """
 
 from collections.abc import AsyncIterator, Collection, Sequence
-from dataclasses import dataclass
-from datetime import date
+from contextlib import asynccontextmanager
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -24,12 +24,13 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     or_,
+    text,
     true,
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
@@ -41,6 +42,7 @@ from contacts_api.exceptions import (
     ContactChanged,
     ContactEmailTaken,
     ContactNotFound,
+    DomainError,
     InvalidToken,
 )
 from contacts_api.models import (
@@ -49,8 +51,10 @@ from contacts_api.models import (
     ContactFilter,
     ContactPublic,
     ContactSearch,
+    ImportReport,
     OnConflict,
     PageQuery,
+    RejectedCard,
     User,
 )
 from contacts_api.rules import SEARCH_KEY_COLUMNS, derived_columns, search_key
@@ -65,8 +69,14 @@ SEARCH_KEYS = {field: CONTACTS.c[column] for field, column in SEARCH_KEY_COLUMNS
 # (`models.public`).
 PUBLIC_COLUMNS = tuple(CONTACTS.c[name] for name in ContactPublic.model_fields)
 EXPORT_BATCH = 500
-IMPORT_CHUNK = 500  # emails looked up in one query (SQLite takes a few thousand parameters)
-IMPORT_RACED = "A contact with one of these emails was just created: nothing was imported, retry"
+IMPORT_CHUNK = 100  # contacts a statement: a statement holds the event loop for its rows
+# The constraints a contact's write can break, as each database names them.
+EMAIL_UNIQUE = "uq_contacts_owner_id_email_key"
+OWNER_FOREIGN_KEY = "fk_contacts_owner_id_users"
+SQLITE_EMAIL_UNIQUE = "UNIQUE constraint failed: contacts.owner_id, contacts.email_key"
+SQLITE_FOREIGN_KEY = "FOREIGN KEY constraint failed"
+# `INSERT … ON CONFLICT`, which each dialect builds with its own `insert`.
+INSERT_BY_DIALECT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 # The fields a card sets, compared to tell an updated contact from an unchanged one.
 COMPARED = tuple(CONTACTS.c[name] for name in ContactCreate.model_fields)
 
@@ -153,84 +163,138 @@ async def create_contact(session: AsyncSession, *, owner_id: int, data: ContactC
     return contact
 
 
-@dataclass
-class ImportCounts:
-    created: int
-    updated: int
-    unchanged: int
-
-
 async def import_contacts(
     session: AsyncSession,
     *,
     owner_id: int,
     contacts: Sequence[ContactCreate],
+    rejected: list[RejectedCard],
     on_conflict: OnConflict,
     dry_run: bool,
-) -> ImportCounts:
+) -> ImportReport:
     """Create the contacts whose email the owner has no contact with; for the others,
     `skip` leaves the contact and `update` overwrites its fields. One transaction: all
-    of it is written, or (`dry_run`, or any error) none.
+    of it is written, or (`dry_run`, or any error) none. The answer is built before the
+    commit: once anything is written, the answer is this report, never an error.
 
-    `contacts` have distinct emails (see `vcard_import.read`). The owner's contacts with
-    those emails are read in chunks of `IMPORT_CHUNK` emails, new ones inserted with one
-    `executemany`, and changed ones updated with another.
+    `contacts` have distinct emails (see `vcard_import`). The new ones are inserted
+    with `INSERT … ON CONFLICT DO NOTHING RETURNING`: a contact created meanwhile with
+    one of these emails (by a request, or by the same file sent again at the same
+    time, as a phone retrying an upload does) is simply not inserted, and counts as
+    already there. The database decides each race: no check-then-insert, no `409`.
+
+    The contacts go `IMPORT_CHUNK` at a time (insert, then with `update` read and
+    overwrite those already there): building 10,000 rows at once held the event loop
+    for a tenth of a second, a chunk's rows take a few milliseconds, and each chunk's
+    statements give the loop its turn.
     """
-    by_key = {search_key(contact.email): contact.model_dump() for contact in contacts}
-    existing = await _with_email_keys(session, owner_id, list(by_key))
-    new = [values for key, values in by_key.items() if key not in existing]
-    changed = [
-        (existing[key].id, values)
-        for key, values in by_key.items()
-        if key in existing
-        and on_conflict is OnConflict.UPDATE
-        and any(getattr(existing[key], name) != values[name] for name in values)
+    created = updated = 0
+    async with _refusals(session):
+        if not dry_run:
+            await _lock_for_writing(session)
+        now = utcnow()
+        for start in range(0, len(contacts), IMPORT_CHUNK):
+            chunk = contacts[start : start + IMPORT_CHUNK]
+            by_key = {search_key(contact.email): contact.model_dump() for contact in chunk}
+            if dry_run:
+                existing = await _with_email_keys(session, owner_id, list(by_key))
+                created += len(by_key) - len(existing)
+            else:
+                inserted = await _insert_new(session, owner_id, by_key, now)
+                created += len(inserted)
+                there = [key for key in by_key if key not in inserted]
+                existing = {}
+                if there and on_conflict is OnConflict.UPDATE:
+                    existing = await _with_email_keys(session, owner_id, there)
+            changed = _changed(existing, by_key) if on_conflict is OnConflict.UPDATE else []
+            updated += len(changed)
+            if not dry_run:
+                await _update_all(session, owner_id, changed, now)
+    report = ImportReport(
+        created=created,
+        updated=updated,
+        unchanged=len(contacts) - created - updated,
+        rejected=rejected,
+    )
+    if not dry_run:
+        await _commit(session)
+    return report
+
+
+async def _lock_for_writing(session: AsyncSession) -> None:
+    """On SQLite, take the database's write lock now, waiting for it if need be.
+
+    A transaction SQLite begins deferred takes the lock at its first write; if another
+    writer committed since the transaction's first read, SQLite cannot let it write
+    (its snapshot is stale) and fails at once with "database is locked", without
+    waiting. `BEGIN IMMEDIATE` takes the lock first, so a concurrent import waits its
+    turn (up to `DATABASE_TIMEOUT_SECONDS`) and then succeeds. PostgreSQL locks rows,
+    not the database: nothing to do.
+    """
+    if session.bind.dialect.name == "sqlite":
+        await session.exec(text("BEGIN IMMEDIATE"))
+
+
+async def _insert_new(
+    session: AsyncSession, owner_id: int, by_key: dict[str, dict[str, Any]], now: datetime
+) -> set[str]:
+    """Insert every contact the owner has no contact with the email of; the folded
+    emails of those inserted. One `executemany`, which SQLAlchemy sends as multi-row
+    `INSERT … ON CONFLICT (owner_id, email_key) DO NOTHING RETURNING email_key`."""
+    if not by_key:
+        return set()
+    dialect_insert = INSERT_BY_DIALECT[session.bind.dialect.name]
+    statement = (
+        dialect_insert(CONTACTS)
+        .values(updated_at=now, version=1)
+        .on_conflict_do_nothing(index_elements=[CONTACTS.c.owner_id, CONTACTS.c.email_key])
+        .returning(CONTACTS.c.email_key)
+    )
+    rows = [
+        values | derived_columns(values) | {"owner_id": owner_id, "created_at": now}
+        for values in by_key.values()
     ]
-    counts = ImportCounts(len(new), len(changed), len(existing) - len(changed))
-    if dry_run:
-        return counts
-    now = utcnow()
-    try:
-        if new:
-            rows = [
-                values | derived_columns(values) | {"owner_id": owner_id, "created_at": now}
-                for values in new
-            ]
-            await session.exec(insert(CONTACTS).values(updated_at=now, version=1), params=rows)
-        if changed:
-            rows = [
-                {"target": contact_id} | values | derived_columns(values)
-                for contact_id, values in changed
-            ]
-            await session.exec(
-                update(CONTACTS)
-                .where(is_owner(owner_id), CONTACTS.c.id == bindparam("target"))
-                .values(updated_at=now, version=CONTACTS.c.version + 1),
-                params=rows,
-            )
-    except IntegrityError as exc:
-        # A contact with one of these emails was created after they were looked up (a
-        # request racing the import): the unique index refuses it, and nothing is kept.
-        await session.rollback()
-        raise ContactEmailTaken(IMPORT_RACED) from exc
-    await _commit(session)
-    return counts
+    return set((await session.exec(statement, params=rows)).scalars())
+
+
+def _changed(
+    existing: dict[str, Row[Any]], by_key: dict[str, dict[str, Any]]
+) -> list[tuple[int, dict[str, Any]]]:
+    """The existing contacts a card would change: their ids and the card's fields."""
+    return [
+        (row.id, by_key[key])
+        for key, row in existing.items()
+        if any(getattr(row, name) != value for name, value in by_key[key].items())
+    ]
+
+
+async def _update_all(
+    session: AsyncSession, owner_id: int, changed: list[tuple[int, dict[str, Any]]], now: datetime
+) -> None:
+    """Overwrite each contact's fields from its card: one `executemany`."""
+    if not changed:
+        return
+    rows = [
+        {"target": contact_id} | values | derived_columns(values) for contact_id, values in changed
+    ]
+    await session.exec(
+        update(CONTACTS)
+        .where(is_owner(owner_id), CONTACTS.c.id == bindparam("target"))
+        .values(updated_at=now, version=CONTACTS.c.version + 1),
+        params=rows,
+    )
 
 
 async def _with_email_keys(
     session: AsyncSession, owner_id: int, keys: list[str]
 ) -> dict[str, Row[Any]]:
-    """The owner's contacts with these folded emails, by key, `IMPORT_CHUNK` keys a query."""
-    existing: dict[str, Row[Any]] = {}
-    for start in range(0, len(keys), IMPORT_CHUNK):
-        chunk = keys[start : start + IMPORT_CHUNK]
-        found = await session.exec(
-            select(CONTACTS.c.id, CONTACTS.c.email_key, *COMPARED).where(
-                is_owner(owner_id), CONTACTS.c.email_key.in_(chunk)
-            )
+    """The owner's contacts with these folded emails (at most `IMPORT_CHUNK`), by key."""
+    found = await session.exec(
+        select(CONTACTS.c.id, CONTACTS.c.email_key, *COMPARED).where(
+            is_owner(owner_id), CONTACTS.c.email_key.in_(keys)
         )
-        existing |= {row.email_key: row for row in found}
-    return existing
+    )
+    return {row.email_key: row for row in found}
 
 
 async def update_contact(
@@ -255,11 +319,8 @@ async def update_contact(
         )
         .returning(*PUBLIC_COLUMNS, CONTACTS.c.version)
     )
-    try:
+    async with _refusals(session):
         contact = (await session.exec(statement)).first()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise ContactEmailTaken from exc
     await session.commit()
     if contact is None:
         raise await _missing_or_changed(session, owner_id, contact_id, expected)
@@ -397,12 +458,50 @@ async def _page(
 
 
 async def _commit(session: AsyncSession) -> None:
-    """Commit, turning a clash on the unique `(owner_id, email_key)` into `ContactEmailTaken`.
+    """Commit, turning what the constraints refuse into what it means (`_refusals`)."""
+    async with _refusals(session):
+        await session.commit()
 
-    It is the only constraint a request can break: the owner exists, they are signed in.
+
+@asynccontextmanager
+async def _refusals(session: AsyncSession) -> AsyncIterator[None]:
+    """Roll back a write the database refused, and raise what the refusal means.
+
+    Two constraints can refuse a contact's write: the unique `(owner_id, email_key)`,
+    when the owner already has a contact with this email (`ContactEmailTaken`, a
+    `409`), and the owner's foreign key, when the account was deleted while the request
+    ran: the token is then a deleted user's (`InvalidToken`, a `401`, as for any token
+    of a deleted user). Any other refusal is a bug, and is raised as it is.
     """
     try:
-        await session.commit()
+        yield
     except IntegrityError as exc:
         await session.rollback()
-        raise ContactEmailTaken from exc
+        refusal = _refusal(exc)
+        if refusal is None:
+            raise
+        raise refusal from exc
+
+
+def _refusal(exc: IntegrityError) -> DomainError | None:
+    """The domain error a refused write means, if it is one a client can cause.
+
+    PostgreSQL names the constraint (`diag.constraint_name`); SQLite's message names
+    the unique constraint's columns, and says only "FOREIGN KEY" for a foreign key
+    (the owner's is the contacts table's only one).
+    """
+    original = exc.orig
+    diagnosis = getattr(original, "diag", None)
+    if diagnosis is not None:
+        constraint = diagnosis.constraint_name
+        if constraint == EMAIL_UNIQUE:
+            return ContactEmailTaken()
+        if constraint == OWNER_FOREIGN_KEY:
+            return InvalidToken()
+        return None
+    message = str(original)
+    if message == SQLITE_EMAIL_UNIQUE:
+        return ContactEmailTaken()
+    if message == SQLITE_FOREIGN_KEY:
+        return InvalidToken()
+    return None

@@ -1,6 +1,5 @@
 """The current user's contacts: CRUD, search and upcoming birthdays."""
 
-from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
@@ -18,13 +17,16 @@ from contacts_api.deps import (
     EngineDep,
     IfMatch,
     IfNoneMatch,
+    ImportQueueDep,
     OwnedContact,
     SessionDep,
+    SettingsDep,
     TodayDep,
     TransactionDep,
     ValidChanges,
     ValidContact,
-    VCardFile,
+    VCardUpload,
+    read_vcards,
 )
 from contacts_api.exceptions import ContactChanged, ContactEmailTaken, ContactNotFound
 from contacts_api.models import (
@@ -122,33 +124,43 @@ async def export_contacts(
     description=(
         "Each card goes through the checks of `POST /api/contacts`; every card refused is"
         " listed with its position, name and every reason. `201` when contacts were"
-        " created, `200` otherwise. One transaction: all of it, or nothing."
+        " created, `200` otherwise. One transaction: all of it, or nothing. Lines outside"
+        " any card are listed as card `0`. Imports take turns: `503` when too many wait."
     ),
     responses={
         201: {"model": ImportReport, "description": "Contacts were created"},
         413: error(
-            "Over the size or the number of cards", "More than 10,000 cards: split the file"
+            "Over the size, the number of cards or the time one import may take",
+            "More than 10,000 cards: split the file",
         ),
     },
     max_body_size=MAX_UPLOAD_BYTES,
 )
 async def import_contacts(
-    reading: VCardFile,
+    file: VCardUpload,
     query: Annotated[ImportQuery, Query()],
     user: CurrentUser,
     session: TransactionDep,
+    imports: ImportQueueDep,
+    settings: SettingsDep,
+    today: TodayDep,
+    request: Request,
     response: Response,
 ) -> ImportReport:
-    counts = await contacts.import_contacts(
-        session,
-        owner_id=user.id,
-        contacts=reading.accepted,
-        on_conflict=query.on_conflict,
-        dry_run=query.dry_run,
-    )
-    if counts.created and not query.dry_run:
+    async with imports.turn():
+        region = query.region or settings.phone_region
+        reading = await read_vcards(request, file, region=region, today=today)
+        report = await contacts.import_contacts(
+            session,
+            owner_id=user.id,
+            contacts=reading.accepted,
+            rejected=reading.rejected,
+            on_conflict=query.on_conflict,
+            dry_run=query.dry_run,
+        )
+    if report.created and not query.dry_run:
         response.status_code = status.HTTP_201_CREATED
-    return ImportReport(**asdict(counts), rejected=reading.rejected)
+    return report
 
 
 # The id routes take only digits (`:int`), so "birthdays" can never be read as an id.
