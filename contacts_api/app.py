@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from fastapi_offline import FastAPIOffline
+from fastapi.staticfiles import StaticFiles
 from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -62,7 +62,7 @@ from contacts_api.middleware import (
 from contacts_api.migrations import head_revision
 from contacts_api.models import LinkPurpose
 from contacts_api.ratelimit import RateLimiter
-from contacts_api.routes import auth, calendar, contacts, health, pages, users
+from contacts_api.routes import auth, calendar, contacts, docs, health, pages, users
 from contacts_api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE, UNAVAILABLE
 from contacts_api.security import PasswordHasher
 from contacts_api.vcard_import import ImportQueue
@@ -119,11 +119,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         # uvicorn gets here on SIGTERM once the requests in flight have been answered.
         await app.state.engine.dispose()
+        await app.state.rate_limiter.close()
         app.state.password_hasher.close()
         logger.info("shutdown: requests finished, database pool closed")
         flush_logs()
 
-    app = FastAPIOffline(
+    app = FastAPI(
         title="contacts_api",
         summary="Personal contacts behind JWT accounts: every user sees only their own.",
         version="1.0.0",
@@ -134,7 +135,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # A redirect to the path with(out) its slash would be built from the request's
         # `Host` header, which a client writes: an unknown path is a plain `404`.
         redirect_slashes=False,
+        docs_url=None,  # served by routes/docs.py, with their scripts from the service
+        redoc_url=None,
     )
+    app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS), name="static-offline-docs")
     app.state.settings = settings
     app.state.engine = create_app_engine(
         settings.database_url, timeout=settings.database_timeout_seconds
@@ -173,7 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     app.add_exception_handler(StorageError, _rate_limit_storage_unavailable)
 
-    for module in (health, auth, users, contacts, calendar, pages):
+    for module in (health, auth, users, contacts, calendar, pages, docs):
         app.include_router(module.router)
     app.state.route_methods = [
         (route.path_regex, route.methods)

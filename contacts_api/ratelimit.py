@@ -66,6 +66,17 @@ class RateLimiter:
         )
         self._strategy = MovingWindowRateLimiter(self.storage)
 
+    async def close(self) -> None:
+        """Close the connections to Redis, if the counts live there.
+
+        `limits` has no public way to; its Redis storage keeps the `redis` client on its
+        bridge. Left open, the sockets would be closed only when the garbage collector
+        finds them, with a `ResourceWarning`.
+        """
+        bridge = getattr(self.storage, "bridge", None)
+        if bridge is not None:
+            await bridge.get_connection().aclose()
+
     async def storage_answers(self) -> bool:
         """Whether the counts can be reached (always, in memory)."""
         try:

@@ -1,5 +1,8 @@
 """The API docs: served with their own assets, and describing every route fully."""
 
+import gc
+import weakref
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -225,3 +228,16 @@ def test_no_answer_example_is_made_up_from_a_pattern(openapi: dict) -> None:
         ]
         if patterned:
             assert schema.get("examples"), f"{name}: {patterned}"
+
+
+def test_an_app_that_served_its_docs_is_freed_once_dropped() -> None:
+    """No process-wide cache keeps an app alive (the suite builds one a test)."""
+    with TestClient(create_app(make_settings(ANY_URL))) as client:
+        for page in ("/docs", "/redoc", "/docs/oauth2-redirect", "/api/health"):
+            client.get(page)
+        app = weakref.ref(client.app)
+
+    del client
+    gc.collect()
+
+    assert app() is None
