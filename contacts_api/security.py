@@ -29,6 +29,7 @@ from passlib.context import CryptContext
 
 from contacts_api.db import utcnow
 from contacts_api.exceptions import HashingBusy, InvalidToken
+from contacts_api.waiting import WaitingRoom
 
 R = TypeVar("R")
 
@@ -102,9 +103,8 @@ class PasswordHasher:
             max_workers=concurrency, thread_name_prefix="bcrypt", initializer=_yield_cpu
         )
         self._concurrency = concurrency
-        self._slots = asyncio.Semaphore(concurrency)
+        self._room = WaitingRoom(concurrency)
         self._queue_seconds = queue_seconds
-        self._waiting = 0
         started = time.perf_counter()
         self._dummy_hash = self.hash_blocking(uuid.uuid4().hex)
         self._hash_seconds = time.perf_counter() - started
@@ -122,14 +122,14 @@ class PasswordHasher:
     def refuse_if_busy(self) -> None:
         """`HashingBusy` now if a hash would be refused: lets a login that is going to be
         refused anyway skip its work before the hash (the real gate is `_run`)."""
-        if self._slots.locked() and self._waiting >= self.queue_limit:
+        if self._room.full(self.queue_limit):
             raise HashingBusy(retry_after=self._seconds_to_drain())
 
     def _seconds_to_drain(self) -> int:
         """Whole seconds until the requests hashing and waiting now have all been served:
         (waiting ÷ threads + 1) × one hash's time, at least 1. A client told this comes
         back when the queue it found full has room again, not in one wave a second later."""
-        rounds_of_hashes = self._waiting / self._concurrency + 1
+        rounds_of_hashes = self._room.waiting / self._concurrency + 1
         return max(1, math.ceil(rounds_of_hashes * self._hash_seconds))
 
     def hash_blocking(self, password: str) -> str:
@@ -158,19 +158,12 @@ class PasswordHasher:
 
     async def _run(self, work: Callable[..., R], *args: str) -> R:
         self.refuse_if_busy()
-        self._waiting += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self._waiting -= 1
-        try:
+        async with self._room.turn():
             started = time.perf_counter()
             result = await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
             took = time.perf_counter() - started
             self._hash_seconds += HASH_TIME_SMOOTHING * (took - self._hash_seconds)
             return result
-        finally:
-            self._slots.release()
 
 
 def _yield_cpu() -> None:

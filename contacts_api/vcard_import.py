@@ -55,6 +55,7 @@ from pydantic import ValidationError
 from contacts_api.exceptions import ClientGone, ImportsBusy, ImportTooLarge
 from contacts_api.models import ContactCreate, ContactUpdate, RejectedCard
 from contacts_api.rules import InvalidFields, check_contact_fields, search_key
+from contacts_api.waiting import WaitingRoom
 
 MAX_CARDS = 10_000
 READ_CHUNK = 64 * 1024  # bytes read from the spooled upload at a time
@@ -140,23 +141,15 @@ class ImportQueue:
     """
 
     def __init__(self, *, concurrency: int, queue_limit: int) -> None:
-        self._slots = asyncio.Semaphore(concurrency)
+        self._room = WaitingRoom(concurrency)
         self._queue_limit = queue_limit
-        self._waiting = 0
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
-        if self._slots.locked() and self._waiting >= self._queue_limit:
+        if self._room.full(self._queue_limit):
             raise ImportsBusy
-        self._waiting += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self._waiting -= 1
-        try:
+        async with self._room.turn():
             yield
-        finally:
-            self._slots.release()
 
 
 async def read_file(
