@@ -33,6 +33,7 @@ from contacts_api.exceptions import (
     ContactChanged,
     ContactEmailTaken,
     ContactNotFound,
+    DatabaseUnavailable,
     DomainError,
     EmailAlreadyRegistered,
     EmailAlreadyVerified,
@@ -50,6 +51,7 @@ from contacts_api.exceptions import (
     SessionNotFound,
     WrongPassword,
 )
+from contacts_api.import_worker import ImportQueue
 from contacts_api.logs import flush_logs
 from contacts_api.middleware import (
     REQUEST_ID_HEADER,
@@ -65,7 +67,6 @@ from contacts_api.ratelimit import RateLimiter
 from contacts_api.routes import auth, calendar, contacts, docs, health, pages, users
 from contacts_api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE, UNAVAILABLE
 from contacts_api.security import PasswordHasher
-from contacts_api.vcard_import import ImportQueue
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, dict[str, str]]] = {
     RateLimited: (status.HTTP_429_TOO_MANY_REQUESTS, {}),
     HashingBusy: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
     ImportsBusy: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
+    DatabaseUnavailable: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
     SchemaBehind: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
     RateLimitStorageUnavailable: (status.HTTP_503_SERVICE_UNAVAILABLE, {}),
 }

@@ -22,15 +22,18 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api import vcard_import
+from contacts_api import import_worker, vcard_import
 from contacts_api.config import Settings
 from contacts_api.crud import contacts, users
 from contacts_api.emails import AccountMail
 from contacts_api.exceptions import ImportTooLarge
+from contacts_api.import_worker import ImportJob, ImportQueue
 from contacts_api.models import (
     MAX_ID,
     ContactCreate,
     ContactUpdate,
+    ImportQuery,
+    ImportReport,
     LoginRequest,
     UserPublic,
     public,
@@ -44,7 +47,6 @@ from contacts_api.security import (
     TokenType,
     decode_token,
 )
-from contacts_api.vcard_import import ImportQueue, Reading
 
 TOKEN_PATH = "/api/auth/token"  # noqa: S105 (a path)
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -236,10 +238,12 @@ ValidChanges = Annotated[dict[str, Any], Depends(valid_changes)]
 VCardUpload = Annotated[UploadFile, File(description="A .vcf file of one or many cards")]
 
 
-async def read_vcards(request: Request, upload: UploadFile, *, region: str, today: date) -> Reading:
-    """The uploaded cards, read and checked (see `vcard_import.read_file`); `413` past
+async def import_vcards(
+    request: Request, upload: UploadFile, query: ImportQuery, *, owner_id: int, today: date
+) -> ImportReport:
+    """Import the uploaded cards (see `import_worker.import_file`); `413` past
     `MAX_IMPORT_BYTES`, 10,000 cards or `IMPORT_TIME_LIMIT_SECONDS`, `422` for a file
-    that is not vCards. The reading stops if the client goes away.
+    that is not vCards. The import stops if the client goes away.
 
     Called by the route, not a dependency: the file is read only once its sender is
     known (`CurrentUser`), so an anonymous upload costs no parsing at all.
@@ -247,15 +251,19 @@ async def read_vcards(request: Request, upload: UploadFile, *, region: str, toda
     settings: Settings = request.app.state.settings
     if upload.size is not None and upload.size > settings.max_import_bytes:
         raise ImportTooLarge(f"The file is over {settings.max_import_bytes:,} bytes: split it")
+    job = ImportJob(
+        database_url=settings.database_url,
+        database_timeout=settings.database_timeout_seconds,
+        owner_id=owner_id,
+        max_bytes=settings.max_import_bytes,
+        phone_region=query.region or settings.phone_region,
+        today=today,
+        time_limit=settings.import_time_limit_seconds,
+        on_conflict=query.on_conflict,
+        dry_run=query.dry_run,
+    )
     try:
-        return await vcard_import.read_file(
-            upload.file,
-            max_bytes=settings.max_import_bytes,
-            phone_region=region,
-            today=today,
-            time_limit=settings.import_time_limit_seconds,
-            gone=request.is_disconnected,
-        )
+        return await import_worker.import_file(upload.file, job, gone=request.is_disconnected)
     except vcard_import.NotVCards as exc:
         raise validation_error(
             [{"type": "value_error", "loc": ("body", "file"), "msg": str(exc), "input": None}]

@@ -13,6 +13,21 @@ class DomainError(Exception):
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.message)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled with its message and attributes, whatever its `__init__` takes: an
+        import's child process sends the errors it raises to the server
+        (`import_worker`). Python's default would call `__init__` with the message."""
+        return _restored, (type(self), self.args, self.__dict__)
+
+
+def _restored(
+    kind: type[DomainError], args: tuple[object, ...], state: dict[str, object]
+) -> DomainError:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class EmailAlreadyRegistered(DomainError):
     message = "Email already registered"
@@ -119,6 +134,13 @@ class SchemaBehind(RetryLater):
     """The database was never migrated, or not to the code's latest migration."""
 
     message = "The database schema is behind the code: run `alembic upgrade head`"
+
+
+class DatabaseUnavailable(RetryLater):
+    """The database is down, stalls, or has no free connection (said by an import's
+    child process; a request's own database errors are answered where the app is built)."""
+
+    message = "Database unavailable, try again shortly"
 
 
 class ImportsBusy(RetryLater):

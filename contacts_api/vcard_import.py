@@ -31,35 +31,29 @@ What the reader does, in the order of the file:
 
 Each card is then checked with exactly the rules of `POST /api/contacts`.
 
-The reading runs on the event loop in slices of about a millisecond (`read_file`):
-parsing holds Python's GIL even in a worker thread, where it took the interpreter from
-the requests for up to 5 ms at a time; between two slices the loop serves everyone
-else, looks whether the client is still there, and the work done so far is weighed
-against the import's budget. `ImportQueue` lets only a few imports read at once.
+The reading is plain synchronous code: `import_worker` runs it in a child process, so
+that it takes no time from the event loop (see there why). `read_stream` keeps to the
+import's time budget itself, counted in the CPU time of the process that reads.
 """
 
-import asyncio
 import codecs
 import io
 import quopri
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from contacts_api.exceptions import ClientGone, ImportsBusy, ImportTooLarge
+from contacts_api.exceptions import ImportTooLarge
 from contacts_api.models import ContactCreate, ContactUpdate, RejectedCard
 from contacts_api.rules import InvalidFields, check_contact_fields, search_key
-from contacts_api.waiting import WaitingRoom
 
 MAX_CARDS = 10_000
-READ_CHUNK = 64 * 1024  # bytes read from the spooled upload at a time
-SLICE_SECONDS = 0.001  # work done between two turns of the event loop
+READ_CHUNK = 64 * 1024  # bytes read from the upload at a time
 TICK_LINES = 128  # lines read between two looks at the clock
 # More parameters than any exporter writes on a line; past it the card is unreadable,
 # before a line of a million parameters is built into a million strings.
@@ -129,84 +123,47 @@ class Property:
         return value in (v.upper() for v in self.params.get(name, []))
 
 
-class ImportQueue:
-    """How many imports read and write at once, and how many may wait for their turn.
+class Chunks(Protocol):
+    """Where the bytes of a file come from: a file, or the pipe `import_worker` feeds.
+    `read` answers the next chunk, at most `size` bytes, and `b""` at the end."""
 
-    Reading a file is CPU work that holds the GIL, and its cards are held in memory
-    until they are written: five 5 MB imports at once slowed every other request
-    fiftyfold and grew the server by 300 MB. So imports take turns, as password hashes
-    do (`security.PasswordHasher`): a request waiting for its turn waits on an asyncio
-    semaphore, holding no thread, only its spooled upload; past `queue_limit` waiting
-    imports a new one is refused at once (`ImportsBusy`, a `503` with `Retry-After`).
-    """
-
-    def __init__(self, *, concurrency: int, queue_limit: int) -> None:
-        self._room = WaitingRoom(concurrency)
-        self._queue_limit = queue_limit
-
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        if self._room.full(self._queue_limit):
-            raise ImportsBusy
-        async with self._room.turn():
-            yield
+    def read(self, size: int, /) -> bytes: ...
 
 
-async def read_file(
-    file: BinaryIO,
-    *,
-    max_bytes: int,
-    phone_region: str,
-    today: date,
-    time_limit: float,
-    gone: Callable[[], Awaitable[bool]],
+def read_stream(
+    file: Chunks, *, max_bytes: int, phone_region: str, today: date, time_limit: float
 ) -> Reading:
-    """Every card of an uploaded file, checked by the rules of `POST /api/contacts`.
+    """Every card of a file, checked by the rules of `POST /api/contacts`.
 
-    Read on the event loop, a slice of about `SLICE_SECONDS` at a time: between
-    slices the loop serves other requests, `gone()` is asked whether the client went
-    away (`ClientGone`: the work stops), and the time spent reading is held against
-    `time_limit` (`ImportTooLarge` past it). `ImportTooLarge` past `max_bytes` or
-    `MAX_CARDS` too; `NotVCards` for a file that is not UTF-8 or holds no card.
-
-    The file is read from where Starlette spooled it (memory up to 1 MB, then a
-    temporary file): 64 KB reads from a file just written come from the page cache,
-    far quicker than a hop to a worker thread for each.
+    `ImportTooLarge` past `max_bytes`, `MAX_CARDS` or `time_limit` seconds of this
+    process's CPU time (CPU, not the clock: a reader at a low priority on a busy machine
+    waits, and waiting costs nothing); `NotVCards` for a file that is not UTF-8 or holds
+    no card.
     """
     reader = _FileReader(phone_region=phone_region, today=today)
-    steps = reader.steps(file, max_bytes)
-    spent = 0.0
-    while True:
-        started = time.perf_counter()
-        for _ in steps:
-            if time.perf_counter() - started >= SLICE_SECONDS:
-                break
-        else:
-            return reader.reading()
-        spent += time.perf_counter() - started
-        if spent > time_limit:
+    started = time.process_time()
+    for _ in reader.steps(file, max_bytes):
+        if time.process_time() - started > time_limit:
             raise ImportTooLarge(
                 f"Reading the file took over {time_limit:g} s, the most one import may take"
                 " (IMPORT_TIME_LIMIT_SECONDS): split it"
             )
-        await asyncio.sleep(0)
-        if await gone():
-            raise ClientGone
+    return reader.reading()
 
 
 def read(data: bytes, *, phone_region: str, today: date) -> Reading:
-    """`read_file` for a file in memory, in one go: for scripts and tests, off any loop."""
-    reader = _FileReader(phone_region=phone_region, today=today)
-    for _ in reader.steps(io.BytesIO(data), max_bytes=len(data)):
-        pass
-    return reader.reading()
+    """`read_stream` for a file in memory, with no time limit: for scripts and tests."""
+    file = io.BytesIO(data)
+    return read_stream(
+        file, max_bytes=len(data), phone_region=phone_region, today=today, time_limit=float("inf")
+    )
 
 
 class _FileReader:
     """The state of one file's reading: the cards accepted and refused so far.
 
     `steps` does the work, yielding now and then (every `TICK_LINES` lines, every
-    chunk read, every card checked) so that `read_file` can pause between slices.
+    chunk read, every card checked) so that `read_stream` can look at the time spent.
     """
 
     def __init__(self, *, phone_region: str, today: date) -> None:
@@ -221,7 +178,7 @@ class _FileReader:
     def reading(self) -> Reading:
         return Reading(accepted=self.accepted, rejected=self.rejected)
 
-    def steps(self, file: BinaryIO, max_bytes: int) -> Iterator[None]:
+    def steps(self, file: Chunks, max_bytes: int) -> Iterator[None]:
         card: _CardReader | None = None
         number = 0
         for line in _lines(file, max_bytes):
@@ -288,7 +245,7 @@ class _FileReader:
         self.accepted.append(result)
 
 
-def _lines(file: BinaryIO, max_bytes: int) -> Iterator[str | None]:
+def _lines(file: Chunks, max_bytes: int) -> Iterator[str | None]:
     """The file's lines without their line ends, and `None` after each chunk read.
 
     `ImportTooLarge` past `max_bytes`, `NotVCards` at the first byte that is not UTF-8.

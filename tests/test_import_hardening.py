@@ -8,9 +8,9 @@ while its request ran a `401`, and anything else is not called a duplicate.
 
 import asyncio
 import io
+import multiprocessing
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 
 import pytest
 from fastapi import FastAPI, Request
@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api import vcard_import
+from contacts_api import import_worker, vcard_import
 from contacts_api.app import create_app
 from contacts_api.config import Settings
 from contacts_api.crud import contacts as contacts_crud
@@ -30,8 +30,7 @@ from contacts_api.exceptions import ClientGone, ImportsBusy
 from contacts_api.models import Contact, ContactCreate, OnConflict, User, UserPublic
 from tests.conftest import Account, make_settings, on_engine
 from tests.contacts import create, payload
-
-TODAY = date(2026, 12, 1)
+from tests.imports import TODAY, import_file, import_in_this_process
 
 
 def upload(client: TestClient, account: Account | None, content: bytes, **params: str) -> object:
@@ -132,30 +131,21 @@ def test_an_import_over_its_time_limit_is_413_naming_the_limit(
     assert db.exec(select(Contact)).all() == []
 
 
-def test_reading_stops_when_the_client_goes() -> None:
-    content = cards(3000)
+def test_an_import_stops_when_the_client_goes(
+    database_url: str, account: Account, db: Session
+) -> None:
+    content = cards(30_000)  # about 5 MB: far more than its child reads in a look's time
     file = io.BytesIO(content)
-    looks = 0
 
     async def gone() -> bool:
-        nonlocal looks
-        looks += 1
-        return looks >= 3
+        return True
 
     with pytest.raises(ClientGone):
-        asyncio.run(
-            vcard_import.read_file(
-                file,
-                max_bytes=len(content),
-                phone_region="UA",
-                today=TODAY,
-                time_limit=60,
-                gone=gone,
-            )
-        )
+        import_file(database_url, content, owner_id=account.id, gone=gone, file=file)
 
-    assert looks == 3
     assert file.tell() < len(content)  # the rest of the file was never read
+    assert multiprocessing.active_children() == []  # the child was stopped
+    assert db.exec(select(Contact)).all() == []
 
 
 # --- 9. Charsets that are not text ------------------------------------------------
@@ -198,19 +188,24 @@ def test_a_real_charset_is_read(client: TestClient, account: Account) -> None:
 
 
 def test_the_report_is_built_before_anything_is_committed(
-    client: TestClient, account: Account, monkeypatch: pytest.MonkeyPatch
+    database_url: str, account: Account, db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An answer that cannot be built is an error, and then nothing was written."""
+    """An answer that cannot be built is an error, and then nothing was written.
+
+    Called in the test's own process: an import through the API runs in a child
+    process (`import_worker`), which a monkeypatch here does not reach."""
 
     def unwritable(**_fields: object) -> None:
         raise ValueError("an answer that cannot be written")
 
     monkeypatch.setattr(contacts_crud, "ImportReport", unwritable)
+    reading = vcard_import.read(cards(3), phone_region="UA", today=TODAY)
 
     with pytest.raises(ValueError, match="cannot be written"):
-        upload(client, account, cards(3))
+        import_in_this_process(database_url, account.id, reading.accepted)
 
-    assert client.get("/api/contacts", headers=account.headers).json()["total"] == 0
+    assert len(reading.accepted) == 3
+    assert db.exec(select(Contact)).all() == []
 
 
 # --- 7. Imports racing each other -------------------------------------------------
@@ -276,7 +271,7 @@ def test_concurrent_updating_imports_update_the_contacts_that_raced_in(
 
 def test_imports_take_turns_and_too_many_waiting_are_refused() -> None:
     async def scenario() -> list[str]:
-        queue = vcard_import.ImportQueue(concurrency=1, queue_limit=1)
+        queue = import_worker.ImportQueue(concurrency=1, queue_limit=1)
         events: list[str] = []
         release = asyncio.Event()
 
@@ -309,7 +304,7 @@ def test_an_import_refused_for_the_queue_is_503_with_retry_after(
     async def busy(*_args: object, **_kwargs: object) -> None:
         raise ImportsBusy
 
-    monkeypatch.setattr(vcard_import, "read_file", busy)
+    monkeypatch.setattr(import_worker, "import_file", busy)
 
     response = upload(client, account, cards(1))
 
@@ -329,7 +324,7 @@ def test_an_anonymous_upload_is_refused_unread(
     async def count_reads(*args: object, **kwargs: object) -> None:
         reads.append(args)
 
-    monkeypatch.setattr(vcard_import, "read_file", count_reads)
+    monkeypatch.setattr(import_worker, "import_file", count_reads)
     content = cards(6000)  # about 1 MB
 
     response = client.post(

@@ -69,7 +69,7 @@ SEARCH_KEYS = {field: CONTACTS.c[column] for field, column in SEARCH_KEY_COLUMNS
 # (`models.public`).
 PUBLIC_COLUMNS = tuple(CONTACTS.c[name] for name in ContactPublic.model_fields)
 EXPORT_BATCH = 500
-IMPORT_CHUNK = 100  # contacts a statement: a statement holds the event loop for its rows
+IMPORT_CHUNK = 100  # contacts a statement: a statement's size stays bounded
 # The constraints a contact's write can break, as each database names them.
 EMAIL_UNIQUE = "uq_contacts_owner_id_email_key"
 OWNER_FOREIGN_KEY = "fk_contacts_owner_id_users"
@@ -184,9 +184,8 @@ async def import_contacts(
     already there. The database decides each race: no check-then-insert, no `409`.
 
     The contacts go `IMPORT_CHUNK` at a time (insert, then with `update` read and
-    overwrite those already there): building 10,000 rows at once held the event loop
-    for a tenth of a second, a chunk's rows take a few milliseconds, and each chunk's
-    statements give the loop its turn.
+    overwrite those already there), so that no statement grows with the file. An
+    import through the API calls this in a child process (`import_worker`).
     """
     created = updated = 0
     async with _refusals(session):

@@ -20,13 +20,11 @@ from contacts_api.deps import (
     ImportQueueDep,
     OwnedContact,
     SessionDep,
-    SettingsDep,
     TodayDep,
-    TransactionDep,
     ValidChanges,
     ValidContact,
     VCardUpload,
-    read_vcards,
+    import_vcards,
 )
 from contacts_api.exceptions import ContactChanged, ContactEmailTaken, ContactNotFound
 from contacts_api.models import (
@@ -140,24 +138,13 @@ async def import_contacts(
     file: VCardUpload,
     query: Annotated[ImportQuery, Query()],
     user: CurrentUser,
-    session: TransactionDep,
     imports: ImportQueueDep,
-    settings: SettingsDep,
     today: TodayDep,
     request: Request,
     response: Response,
 ) -> ImportReport:
     async with imports.turn():
-        region = query.region or settings.phone_region
-        reading = await read_vcards(request, file, region=region, today=today)
-        report = await contacts.import_contacts(
-            session,
-            owner_id=user.id,
-            contacts=reading.accepted,
-            rejected=reading.rejected,
-            on_conflict=query.on_conflict,
-            dry_run=query.dry_run,
-        )
+        report = await import_vcards(request, file, query, owner_id=user.id, today=today)
     if report.created and not query.dry_run:
         response.status_code = status.HTTP_201_CREATED
     return report

@@ -6,10 +6,10 @@ Swagger UI would otherwise show one example, the model's, under every status.
 
 from typing import Any
 
-from contacts_api.exceptions import HashingBusy, InvalidToken, RateLimited
+from contacts_api.exceptions import DatabaseUnavailable, HashingBusy, InvalidToken, RateLimited
 from contacts_api.models import ErrorMessage
 
-UNAVAILABLE = "Database unavailable, try again shortly"
+UNAVAILABLE = DatabaseUnavailable.message
 
 
 def error(description: str, example: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
