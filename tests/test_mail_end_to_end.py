@@ -12,17 +12,14 @@ import httpx2
 import pytest
 
 from contacts_api.emails import RESET_SUBJECT, VERIFY_SUBJECT
+from tests.browser import browser_page, needs_chromium
 from tests.conftest import TEST_PASSWORD
 from tests.servers import one_command_run
 from tests.smtp import SmtpServer, eventually, link_in, read_eml, smtp_server
-from tests.test_swagger_ui import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 EMAIL = "ada@example.com"
 NEW_PASSWORD = "a brand new passphrase"
 ROUNDS = 15
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-)
 
 
 def link_of(outbox: Path, subject: str) -> str:
@@ -86,26 +83,19 @@ def test_a_reset_for_an_unknown_email_takes_about_as_long_as_for_a_known_one(
 def test_a_person_resets_their_password_from_the_mailed_link_in_a_browser(
     server: tuple[str, Path],
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, outbox = server
     httpx2.post(f"{url}/api/auth/password-reset", json={"email": EMAIL})
     link = link_of(outbox, RESET_SUBJECT)
     assert link.startswith(f"{url}/reset-password?token=")
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        try:
-            page.goto(link)
-            page.get_by_label("New password").fill(NEW_PASSWORD)
-            page.get_by_label("The same again").fill(NEW_PASSWORD)
-            page.get_by_role("button", name="Set the new password").click()
-            expect(page.get_by_role("heading")).to_have_text("Password changed")
-        finally:
-            page.screenshot(path=SCREENSHOTS / "reset-password.png", full_page=True)
-            browser.close()
+    with browser_page("reset-password.png") as page:
+        page.goto(link)
+        page.get_by_label("New password").fill(NEW_PASSWORD)
+        page.get_by_label("The same again").fill(NEW_PASSWORD)
+        page.get_by_role("button", name="Set the new password").click()
+        expect(page.get_by_role("heading")).to_have_text("Password changed")
 
     login = httpx2.post(f"{url}/api/auth/login", json={"email": EMAIL, "password": NEW_PASSWORD})
     assert login.status_code == 200
@@ -115,21 +105,15 @@ def test_a_person_resets_their_password_from_the_mailed_link_in_a_browser(
 def test_a_person_confirms_their_email_from_the_mailed_link_in_a_browser(
     server: tuple[str, Path],
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, outbox = server
     link = link_of(outbox, VERIFY_SUBJECT)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        try:
-            page.goto(link)
-            page.get_by_role("button", name="Confirm my email").click()
-            expect(page.get_by_role("heading")).to_have_text("Email confirmed")
-        finally:
-            page.screenshot(path=SCREENSHOTS / "verify-email.png", full_page=True)
-            browser.close()
+    with browser_page("verify-email.png") as page:
+        page.goto(link)
+        page.get_by_role("button", name="Confirm my email").click()
+        expect(page.get_by_role("heading")).to_have_text("Email confirmed")
 
     credentials = {"email": EMAIL, "password": TEST_PASSWORD}
     tokens = httpx2.post(f"{url}/api/auth/login", json=credentials).json()
