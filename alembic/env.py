@@ -18,8 +18,9 @@ from sqlalchemy.schema import SchemaItem
 from sqlmodel import SQLModel
 
 import contacts_api.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from contacts_api.config import DatabaseSettings
-from contacts_api.db import UTCDateTime, create_db_engine, database_problem
+from contacts_api.core.clock import UTCDateTime
+from contacts_api.core.config import DatabaseSettings
+from contacts_api.core.db import create_db_engine, database_problem
 
 config = context.config
 if config.config_file_name is not None:

@@ -11,11 +11,11 @@ import uvicorn
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from contacts_api.app import create_app
-from contacts_api.config import load_settings
-from contacts_api.db import database_problem
-from contacts_api.logs import configure_logging
-from contacts_api.migrations import upgrade_to_head
-from contacts_api.serving import (
+from contacts_api.core.config import load_settings
+from contacts_api.core.db import database_problem
+from contacts_api.core.logs import configure_logging
+from contacts_api.core.migrations import upgrade_to_head
+from contacts_api.core.serving import (
     KEEP_ALIVE_SECONDS,
     LISTEN_BACKLOG,
     MAX_HEAD_BYTES,

@@ -25,10 +25,20 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from contacts_api.config import Settings
-from contacts_api.db import create_app_engine, in_transactions, is_missing_table
-from contacts_api.emails import AccountMail
-from contacts_api.exceptions import (
+from contacts_api.api.import_worker import ImportQueue
+from contacts_api.api.middleware import (
+    REQUEST_ID_HEADER,
+    JsonBodiesOnly,
+    KnownHostsOnly,
+    RequestContextMiddleware,
+    loggable_path,
+    printable,
+)
+from contacts_api.api.routes import auth, calendar, contacts, docs, health, pages, users
+from contacts_api.api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE, UNAVAILABLE
+from contacts_api.core.config import Settings
+from contacts_api.core.db import create_app_engine, in_transactions, is_missing_table
+from contacts_api.core.exceptions import (
     CalendarNotFound,
     ContactChanged,
     ContactEmailTaken,
@@ -51,22 +61,13 @@ from contacts_api.exceptions import (
     SessionNotFound,
     WrongPassword,
 )
-from contacts_api.import_worker import ImportQueue
-from contacts_api.logs import flush_logs
-from contacts_api.middleware import (
-    REQUEST_ID_HEADER,
-    JsonBodiesOnly,
-    KnownHostsOnly,
-    RequestContextMiddleware,
-    loggable_path,
-    printable,
-)
-from contacts_api.migrations import head_revision
+from contacts_api.core.logs import flush_logs
+from contacts_api.core.migrations import head_revision
+from contacts_api.core.ratelimit import RateLimiter
+from contacts_api.core.security import PasswordHasher
+from contacts_api.mail import outbox
+from contacts_api.mail.messages import AccountMail
 from contacts_api.models import LinkPurpose
-from contacts_api.ratelimit import RateLimiter
-from contacts_api.routes import auth, calendar, contacts, docs, health, pages, users
-from contacts_api.routes.responses import BAD_REQUEST, SERVICE_UNAVAILABLE, UNAVAILABLE
-from contacts_api.security import PasswordHasher
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_policy = settings.token_policy()
     app.state.account_mail = AccountMail(
         engine=app.state.engine,
-        mailer=settings.mailer(),
+        mailer=outbox.mailer(settings),
         public_url=settings.public_url,
         lifetimes={
             LinkPurpose.PASSWORD_RESET: timedelta(minutes=settings.password_reset_expire_minutes),

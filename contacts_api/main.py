@@ -5,8 +5,8 @@
 """
 
 from contacts_api.app import create_app
-from contacts_api.config import load_settings
-from contacts_api.logs import configure_logging
+from contacts_api.core.config import load_settings
+from contacts_api.core.logs import configure_logging
 
 settings = load_settings("contacts_api")
 configure_logging(settings.log_level)

@@ -3,6 +3,9 @@
 `XBase` holds the fields that are shared; `XCreate` is what a client sends, the
 `table=True` class is the row, and `XPublic` is what a client gets back, so a column
 such as `hashed_password` can never reach a response by accident.
+
+May import `core`'s field rules and clock. Never the database engines, security,
+a file format, `crud`, `mail` or `api`: a model only declares data.
 """
 
 import re
@@ -23,10 +26,8 @@ from pydantic import (
 from sqlalchemy import ForeignKey, Index, SmallInteger, String, UniqueConstraint, text
 from sqlmodel import Column, Field, Relationship, SQLModel
 
-from contacts_api.db import UTCDateTime, utcnow
-from contacts_api.rules import normalize_email
-from contacts_api.security import BCRYPT_MAX_BYTES, bcrypt_can_hash
-from contacts_api.vcard import VCardVersion
+from contacts_api.core.clock import UTCDateTime, utcnow
+from contacts_api.core.rules import BCRYPT_MAX_BYTES, bcrypt_can_hash, normalize_email
 
 # Stable constraint names, so that migrations can refer to them on both databases.
 SQLModel.metadata.naming_convention = {
@@ -54,12 +55,19 @@ def _timestamp_column(*, nullable: bool = False, index: bool = False) -> Column[
 # --- Users ------------------------------------------------------------------
 
 
+class VCardVersion(StrEnum):
+    """The vCard versions cards are written in (`formats.vcard`)."""
+
+    V4 = "4.0"
+    V3 = "3.0"
+
+
 class UserBase(SQLModel):
     email: EmailStr = Field(max_length=EMAIL_MAX_LENGTH)
 
 
 def _bcrypt_reads_it_all(value: str) -> str:
-    """A password bcrypt reads whole: see `security.bcrypt_can_hash` for why a longer one
+    """A password bcrypt reads whole: see `core.rules.bcrypt_can_hash` for why a longer one
     is refused rather than cut."""
     if not bcrypt_can_hash(value):
         raise ValueError(f"must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8")

@@ -43,11 +43,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from contacts_api.db import create_db_engine, utcnow
-from contacts_api.migrations import upgrade_to_head
+from contacts_api.core.clock import utcnow
+from contacts_api.core.db import create_db_engine
+from contacts_api.core.migrations import upgrade_to_head
+from contacts_api.core.rules import search_key
+from contacts_api.core.security import PasswordHasher
 from contacts_api.models import Contact, ContactPublic, User
-from contacts_api.rules import search_key
-from contacts_api.security import PasswordHasher
 
 SCRIPTS = Path(__file__).resolve().parent
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/contacts_bench"

@@ -8,9 +8,9 @@ alone, and an expired link by its expiry, so their rows are no longer needed.
 import argparse
 import asyncio
 
-from contacts_api.config import DatabaseSettings
+from contacts_api.core.config import DatabaseSettings
+from contacts_api.core.db import create_app_engine
 from contacts_api.crud import links, tokens
-from contacts_api.db import create_app_engine
 
 TIMEOUT_SECONDS = 60
 

@@ -31,18 +31,20 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 from tqdm import tqdm
 
-from contacts_api.config import load_settings
-from contacts_api.crud.contacts import is_owner
-from contacts_api.db import create_db_engine, utcnow
-from contacts_api.migrations import upgrade_to_head
-from contacts_api.models import PASSWORD_MIN_LENGTH, Contact, ContactCreate, User
-from contacts_api.rules import (
+from contacts_api.core.clock import utcnow
+from contacts_api.core.config import load_settings
+from contacts_api.core.db import create_db_engine
+from contacts_api.core.migrations import upgrade_to_head
+from contacts_api.core.rules import (
+    BCRYPT_MAX_BYTES,
     InvalidFields,
     check_contact_fields,
     derived_columns,
     normalize_email,
 )
-from contacts_api.security import BCRYPT_MAX_BYTES, PasswordHasher
+from contacts_api.core.security import PasswordHasher
+from contacts_api.crud.contacts import is_owner
+from contacts_api.models import PASSWORD_MIN_LENGTH, Contact, ContactCreate, User
 
 DEFAULT_EMAIL = "demo@example.com"
 DEFAULT_LOCALES = ("uk_UA", "en_US")

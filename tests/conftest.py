@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Session, SQLModel
 
 from contacts_api.app import create_app
-from contacts_api.config import Settings
-from contacts_api.db import create_app_engine, create_db_engine
-from contacts_api.migrations import upgrade_to_head
+from contacts_api.core.config import Settings
+from contacts_api.core.db import create_app_engine, create_db_engine
+from contacts_api.core.migrations import upgrade_to_head
 
 T = TypeVar("T")
 

@@ -9,10 +9,10 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api import import_worker
+from contacts_api.api import import_worker
+from contacts_api.api.import_worker import ImportJob
+from contacts_api.core.db import in_transactions
 from contacts_api.crud import contacts as contacts_crud
-from contacts_api.db import in_transactions
-from contacts_api.import_worker import ImportJob
 from contacts_api.models import ContactCreate, ImportReport, OnConflict
 from tests.conftest import on_engine
 

@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from icalendar import Calendar
 from sqlmodel import Session, select, update
 
+from contacts_api.api.middleware import loggable_path
 from contacts_api.app import create_app
-from contacts_api.config import Settings
+from contacts_api.core.clock import utcnow
+from contacts_api.core.config import Settings
 from contacts_api.crud import links
-from contacts_api.db import utcnow
-from contacts_api.middleware import loggable_path
 from contacts_api.models import CalendarLink, LinkPurpose
 from scripts.localhost import free_port
 from tests.conftest import TEST_PASSWORD, Account, make_settings, on_engine

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from contacts_api.deps import get_today
+from contacts_api.api.deps import get_today
 from tests.conftest import Account, make_settings
 from tests.contacts import create
 

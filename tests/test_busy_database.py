@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import Session
 
 from contacts_api.app import create_app
-from contacts_api.db import POOL_OVERFLOW, POOL_SIZE
+from contacts_api.core.db import POOL_OVERFLOW, POOL_SIZE
 from tests.conftest import Account, make_settings
 
 UNAVAILABLE = {"detail": "Database unavailable, try again shortly"}

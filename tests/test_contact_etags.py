@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-from contacts_api.etags import expected_versions, none_match
+from contacts_api.api.etags import expected_versions, none_match
 from tests.conftest import Account
 from tests.contacts import create, payload
 

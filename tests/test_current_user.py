@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from contacts_api.core.security import TokenType
 from contacts_api.models import User
-from contacts_api.security import TokenType
 from tests.conftest import Account
 from tests.contacts import create
 from tests.tokens import expired, forged, signed, unsigned

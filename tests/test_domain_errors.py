@@ -3,7 +3,7 @@
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from contacts_api.exceptions import DomainError, HashingBusy, RateLimited
+from contacts_api.core.exceptions import DomainError, HashingBusy, RateLimited
 
 
 def answer_to(app: FastAPI, error: DomainError) -> tuple[int, dict[str, str], dict[str, str]]:

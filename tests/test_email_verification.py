@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from contacts_api.app import create_app
-from contacts_api.config import Settings
-from contacts_api.emails import RESET_SUBJECT, VERIFY_SUBJECT
+from contacts_api.core.config import Settings
+from contacts_api.mail.messages import RESET_SUBJECT, VERIFY_SUBJECT
 from tests.conftest import TEST_PASSWORD, Account, make_settings
 from tests.smtp import SmtpServer, link_in, smtp_server, token_in
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from contacts_api.exceptions import HashingBusy
-from contacts_api.security import PasswordHasher
+from contacts_api.core.exceptions import HashingBusy
+from contacts_api.core.security import PasswordHasher
 
 
 def make_hasher(

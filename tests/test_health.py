@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from contacts_api.app import create_app
-from contacts_api.db import PING_AFTER_IDLE_SECONDS
-from contacts_api.migrations import alembic_config
+from contacts_api.core.db import PING_AFTER_IDLE_SECONDS
+from contacts_api.core.migrations import alembic_config
 from tests.conftest import TEST_PASSWORD, make_settings
 
 # A port nothing listens on: connections are refused at once, as when the server is down.

@@ -20,13 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api import import_worker, vcard_import
+from contacts_api.api import import_worker
+from contacts_api.api.deps import AccessClaims, get_current_user
 from contacts_api.app import create_app
-from contacts_api.config import Settings
+from contacts_api.core.config import Settings
+from contacts_api.core.db import in_transactions
+from contacts_api.core.exceptions import ClientGone, ImportsBusy
 from contacts_api.crud import contacts as contacts_crud
-from contacts_api.db import in_transactions
-from contacts_api.deps import AccessClaims, get_current_user
-from contacts_api.exceptions import ClientGone, ImportsBusy
+from contacts_api.formats import vcard_import
 from contacts_api.models import Contact, ContactCreate, OnConflict, User, UserPublic
 from tests.conftest import Account, make_settings, on_engine
 from tests.contacts import create, payload

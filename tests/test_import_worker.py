@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from contacts_api import vcard_import
-from contacts_api.exceptions import DatabaseUnavailable, ImportsBusy, SchemaBehind
+from contacts_api.core.exceptions import DatabaseUnavailable, ImportsBusy, SchemaBehind
+from contacts_api.formats import vcard_import
 from tests.conftest import Account
 from tests.imports import import_file
 from tests.test_import_hardening import cards, upload

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from contacts_api.config import Settings
-from contacts_api.emails import RESET_SUBJECT, VERIFY_SUBJECT
+from contacts_api.core.config import Settings
+from contacts_api.mail.messages import RESET_SUBJECT, VERIFY_SUBJECT
 from tests.conftest import TEST_PASSWORD, Account, make_settings
 from tests.smtp import read_eml, token_in
 

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from contacts_api.app import create_app
-from contacts_api.security import PasswordHasher
+from contacts_api.core.security import PasswordHasher
 from tests.conftest import TEST_PASSWORD, Account, make_settings
 from tests.tokens import claims_of
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from contacts_api.config import Settings
-from contacts_api.mail import Mailer, SmtpSecurity, SmtpServer
+from contacts_api.core.config import Settings, SmtpSecurity
+from contacts_api.mail import outbox
+from contacts_api.mail.outbox import Mailer, SmtpServer
 from scripts.localhost import free_port
 from tests.smtp import SmtpServer as SmtpTestServer
 from tests.smtp import link_in, read_eml, self_signed_tls, smtp_server
@@ -66,7 +67,7 @@ def test_the_link_stays_whole_on_one_line_of_the_raw_file(tmp_path: Path) -> Non
 def test_the_log_names_the_file_and_never_the_link(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="contacts_api.mail"):
+    with caplog.at_level(logging.INFO, logger="contacts_api.mail.outbox"):
         deliver(mailer(tmp_path))
 
     (path,) = tmp_path.glob("*.eml")
@@ -91,7 +92,7 @@ def test_a_server_that_is_down_leaves_the_message_in_the_outbox_and_says_so(
 ) -> None:
     down = plain(free_port())
 
-    with caplog.at_level(logging.INFO, logger="contacts_api.mail"):
+    with caplog.at_level(logging.INFO, logger="contacts_api.mail.outbox"):
         deliver(mailer(tmp_path, down))
 
     (path,) = tmp_path.glob("*.eml")
@@ -119,7 +120,7 @@ def test_the_outbox_worker_sends_a_kept_message_once_the_server_is_back(
     deliver(mail)  # the server is down: the message is kept
     (kept,) = tmp_path.glob("*.eml")
 
-    with caplog.at_level(logging.INFO, logger="contacts_api.mail"), ExitStack() as later:
+    with caplog.at_level(logging.INFO, logger="contacts_api.mail.outbox"), ExitStack() as later:
 
         def start_the_server() -> None:
             servers.append(later.enter_context(smtp_server(port)))
@@ -210,8 +211,8 @@ def test_tls_from_the_first_byte_delivers(tmp_path: Path, monkeypatch: pytest.Mo
 def test_settings_build_an_smtp_mailer_only_with_a_host(tmp_path: Path) -> None:
     base = {"_env_file": None, "secret_key": "k" * 32, "mail_outbox_dir": tmp_path}
 
-    assert Settings(**base).mailer().smtp is None
-    smtp = Settings(**base, smtp_host="mail.example.com", smtp_password="pw").mailer().smtp
+    assert outbox.mailer(Settings(**base)).smtp is None
+    smtp = outbox.mailer(Settings(**base, smtp_host="mail.example.com", smtp_password="pw")).smtp
     assert smtp == SmtpServer(
         host="mail.example.com", port=587, security=SmtpSecurity.STARTTLS, password="pw"
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from contacts_api.emails import RESET_SUBJECT, VERIFY_SUBJECT
+from contacts_api.mail.messages import RESET_SUBJECT, VERIFY_SUBJECT
 from tests.browser import browser_page, needs_chromium
 from tests.conftest import TEST_PASSWORD
 from tests.servers import one_command_run

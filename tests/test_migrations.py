@@ -9,7 +9,7 @@ from alembic import command
 from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
-from contacts_api.migrations import alembic_config, upgrade_to_head
+from contacts_api.core.migrations import alembic_config, upgrade_to_head
 
 
 def table_names(database_url: str) -> set[str]:

@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from contacts_api.app import create_app
-from contacts_api.config import Settings
-from contacts_api.emails import VERIFY_SUBJECT
-from contacts_api.mail import Mailer
+from contacts_api.core.config import Settings
+from contacts_api.mail.messages import VERIFY_SUBJECT
+from contacts_api.mail.outbox import Mailer
 from scripts.localhost import free_port
 from tests.conftest import TEST_PASSWORD, make_settings
 from tests.smtp import eventually, smtp_server

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select, text, update
 
 from contacts_api.app import create_app
-from contacts_api.config import Settings
+from contacts_api.core.clock import utcnow
+from contacts_api.core.config import Settings
 from contacts_api.crud import links
-from contacts_api.db import utcnow
-from contacts_api.emails import RESET_SUBJECT, VERIFY_SUBJECT
+from contacts_api.mail.messages import RESET_SUBJECT, VERIFY_SUBJECT
 from contacts_api.models import LinkPurpose, LinkToken, User
 from scripts.localhost import free_port
 from tests.conftest import TEST_PASSWORD, Account, make_settings, on_engine

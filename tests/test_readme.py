@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from contacts_api.config import Settings
+from contacts_api.core.config import Settings
 from tests.servers import REPO, one_command_run
 
 README = (REPO / "README.md").read_text()

@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlmodel import Session, select
 
+from contacts_api.core.clock import utcnow
+from contacts_api.core.security import TokenType
 from contacts_api.crud.tokens import purge_expired
-from contacts_api.db import utcnow
 from contacts_api.models import RefreshToken, RefreshTokenFamily, User
-from contacts_api.security import TokenType
 from tests.conftest import Account, on_engine
 from tests.tokens import claims_of, expired, forged, signed, unsigned
 

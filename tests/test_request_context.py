@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from contacts_api.app import create_app
-from contacts_api.mail import Mailer
+from contacts_api.mail.outbox import Mailer
 from contacts_api.models import User
 from tests.conftest import SUITE_OUTBOX, TEST_PASSWORD, Account, make_settings
 from tests.contacts import payload

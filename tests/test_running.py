@@ -13,7 +13,7 @@ import httpx2
 import pytest
 from sqlalchemy.engine import make_url
 
-from contacts_api.migrations import upgrade_to_head
+from contacts_api.core.migrations import upgrade_to_head
 from tests.conftest import TEST_DATABASE_URL, TEST_PASSWORD
 from tests.servers import REPO, SERVER_LOG, fresh_env, one_command_run
 

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from contacts_api.app import create_app
-from contacts_api.config import DEFAULT_DATABASE_URL, Settings
-from contacts_api.migrations import upgrade_to_head
+from contacts_api.core.config import DEFAULT_DATABASE_URL, Settings
+from contacts_api.core.migrations import upgrade_to_head
 from tests.conftest import TEST_PASSWORD
 
 

@@ -8,7 +8,7 @@ import vobject
 from fastapi.testclient import TestClient
 
 from contacts_api.crud import contacts as contacts_crud
-from contacts_api.vcard import fold
+from contacts_api.formats.vcard import fold
 from tests.conftest import Account
 from tests.contacts import create
 

@@ -22,11 +22,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from contacts_api import vcard_import
 from contacts_api.app import create_app
-from contacts_api.config import MAX_UPLOAD_BYTES
+from contacts_api.core.config import MAX_UPLOAD_BYTES
+from contacts_api.core.exceptions import ContactEmailTaken
 from contacts_api.crud import contacts as contacts_crud
-from contacts_api.exceptions import ContactEmailTaken
+from contacts_api.formats import vcard_import
 from contacts_api.models import Contact
 from tests.conftest import Account, make_settings
 from tests.contacts import create

@@ -4,7 +4,7 @@ import base64
 import json
 from datetime import timedelta
 
-from contacts_api.security import TokenType, create_token
+from contacts_api.core.security import TokenType, create_token
 from tests.conftest import TEST_SECRET_KEY
 
 OTHER_KEY = "another-key-that-is-also-long-enough-9876543210"

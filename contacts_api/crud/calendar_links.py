@@ -20,10 +20,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api.db import utcnow
-from contacts_api.exceptions import CalendarNotFound, InvalidToken, NoCalendarLink
+from contacts_api.core.clock import utcnow
+from contacts_api.core.exceptions import CalendarNotFound, InvalidToken, NoCalendarLink
+from contacts_api.core.security import TokenClaims, link_token_hash, new_link_token
 from contacts_api.models import CalendarLink, Contact, RefreshTokenFamily, User
-from contacts_api.security import TokenClaims, link_token_hash, new_link_token
 
 LINKS = CalendarLink.__table__
 USERS = User.__table__

@@ -36,15 +36,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api import birthdays
-from contacts_api.db import utcnow
-from contacts_api.exceptions import (
+from contacts_api.core.clock import utcnow
+from contacts_api.core.exceptions import (
     ContactChanged,
     ContactEmailTaken,
     ContactNotFound,
     DomainError,
     InvalidToken,
 )
+from contacts_api.core.rules import SEARCH_KEY_COLUMNS, derived_columns, search_key
+from contacts_api.crud import birthdays
 from contacts_api.models import (
     Contact,
     ContactCreate,
@@ -57,7 +58,6 @@ from contacts_api.models import (
     RejectedCard,
     User,
 )
-from contacts_api.rules import SEARCH_KEY_COLUMNS, derived_columns, search_key
 
 CONTACTS = Contact.__table__
 USERS = User.__table__

@@ -10,10 +10,10 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api.db import utcnow
-from contacts_api.exceptions import InvalidLink
+from contacts_api.core.clock import utcnow
+from contacts_api.core.exceptions import InvalidLink
+from contacts_api.core.security import link_token_hash, new_link_token
 from contacts_api.models import LinkPurpose, LinkToken
-from contacts_api.security import link_token_hash, new_link_token
 
 LINKS = LinkToken.__table__
 # A token that can still be used: this purpose, not used yet, not expired. (The

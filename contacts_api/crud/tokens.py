@@ -19,8 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api.db import in_transactions, utcnow
-from contacts_api.exceptions import InvalidToken, SessionNotFound
+from contacts_api.core.clock import utcnow
+from contacts_api.core.db import in_transactions
+from contacts_api.core.exceptions import InvalidToken, SessionNotFound
+from contacts_api.core.security import (
+    TokenClaims,
+    TokenPolicy,
+    TokenType,
+    create_token,
+    new_token_id,
+)
 from contacts_api.models import (
     USER_AGENT_MAX_LENGTH,
     RefreshToken,
@@ -28,7 +36,6 @@ from contacts_api.models import (
     TokenPair,
     User,
 )
-from contacts_api.security import TokenClaims, TokenPolicy, TokenType, create_token, new_token_id
 
 USERS = User.__table__
 

@@ -11,17 +11,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api.crud import links, tokens
-from contacts_api.exceptions import (
+from contacts_api.core.exceptions import (
     EmailAlreadyRegistered,
     EmailNotVerified,
     InvalidCredentials,
     InvalidToken,
     WrongPassword,
 )
+from contacts_api.core.rules import normalize_email
+from contacts_api.core.security import PasswordHasher, TokenPolicy
+from contacts_api.crud import links, tokens
 from contacts_api.models import LinkPurpose, TokenPair, User, UserCreate, UserPublic
-from contacts_api.rules import normalize_email
-from contacts_api.security import PasswordHasher, TokenPolicy
 
 USERS = User.__table__
 # Built once: every authenticated request runs it, and building a statement costs

@@ -48,9 +48,9 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from contacts_api.exceptions import ImportTooLarge
+from contacts_api.core.exceptions import ImportTooLarge
+from contacts_api.core.rules import InvalidFields, check_contact_fields, search_key
 from contacts_api.models import ContactCreate, ContactUpdate, RejectedCard
-from contacts_api.rules import InvalidFields, check_contact_fields, search_key
 
 MAX_CARDS = 10_000
 READ_CHUNK = 64 * 1024  # bytes read from the upload at a time

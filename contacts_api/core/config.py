@@ -9,6 +9,7 @@ import secrets
 import sys
 from datetime import timedelta
 from email.utils import parseaddr
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -21,9 +22,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from contacts_api.mail import RETRY_DELAYS, Mailer, SmtpSecurity, SmtpServer
-from contacts_api.ratelimit import Limit, parse_limit
-from contacts_api.security import TokenPolicy
+from contacts_api.core.ratelimit import Limit, parse_limit
+from contacts_api.core.security import TokenPolicy
 
 DEFAULT_DATABASE_URL = "sqlite:///data/contacts.db"
 SECRET_KEY_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
@@ -101,6 +101,18 @@ def _spare_cpus() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
+# Seconds the outbox worker waits before its next pass over the kept messages: the
+# first while all went well, then one more for each pass in a row that failed (a server
+# restarting, or a greylisting one, takes them later), the last repeated until they go.
+RETRY_DELAYS: tuple[float, ...] = (5, 30, 120, 600)
+
+
+class SmtpSecurity(StrEnum):
+    STARTTLS = "starttls"  # plain connection upgraded to TLS: port 587
+    TLS = "tls"  # TLS from the first byte: port 465
+    NONE = "none"  # no encryption: a local relay or Mailpit only
+
+
 class Settings(DatabaseSettings):
     """The service's settings; see the README's settings table for each one."""
 
@@ -174,25 +186,6 @@ class Settings(DatabaseSettings):
         """Where a browser finds Swagger UI: under `PUBLIC_URL`, which follows `HOST` and
         `PORT` unless it is set itself (behind a proxy, say)."""
         return f"{self.public_url}/docs"
-
-    def mailer(self) -> Mailer:
-        smtp = (
-            SmtpServer(
-                host=self.smtp_host,
-                port=self.smtp_port,
-                security=self.smtp_security,
-                username=self.smtp_username,
-                password=self.smtp_password.get_secret_value() if self.smtp_password else None,
-            )
-            if self.smtp_host
-            else None
-        )
-        return Mailer(
-            sender=self.mail_from,
-            outbox=self.mail_outbox_dir,
-            smtp=smtp,
-            retry_delays=self.mail_retry_seconds,
-        )
 
     def token_policy(self) -> TokenPolicy:
         return TokenPolicy(

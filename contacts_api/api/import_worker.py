@@ -46,19 +46,19 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api import vcard_import
-from contacts_api.crud import contacts
-from contacts_api.db import create_app_engine, in_transactions, is_missing_table
-from contacts_api.exceptions import (
+from contacts_api.core.db import create_app_engine, in_transactions, is_missing_table
+from contacts_api.core.exceptions import (
     ClientGone,
     DatabaseUnavailable,
     DomainError,
     ImportsBusy,
     SchemaBehind,
 )
+from contacts_api.core.waiting import WaitingRoom
+from contacts_api.crud import contacts
+from contacts_api.formats import vcard_import
+from contacts_api.formats.vcard_import import NotVCards
 from contacts_api.models import ImportReport, OnConflict
-from contacts_api.vcard_import import NotVCards
-from contacts_api.waiting import WaitingRoom
 
 NICENESS = 19  # the lowest priority: the import is the one job here that can wait
 LOOK_SECONDS = 0.25  # how often a request asks whether its client is still there

@@ -9,8 +9,9 @@ import re
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Protocol
+
+from contacts_api.models import VCardVersion
 
 # A namespace of this project's own: a contact's UID is derived from its id, so it is
 # the same in every export, and no two contacts share one.
@@ -21,11 +22,6 @@ MEDIA_TYPE = "text/vcard; charset=utf-8"
 # allow a tab, and a line break only escaped): C0 but tab and line breaks, DEL, C1.
 # The API refuses them (`rules.check_contact_fields`); any stored before are dropped.
 CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-class VCardVersion(StrEnum):
-    V4 = "4.0"
-    V3 = "3.0"
 
 
 class CardContact(Protocol):

@@ -1,4 +1,5 @@
-"""Field rules: how emails, names, phones and birthdays are normalised and checked.
+"""Field rules: how emails, names, phones, birthdays and passwords are normalised and
+checked.
 
 Kept apart from `models.py` (which only declares data) because the API, the seed
 script and the login all apply them, and must apply them the same way.
@@ -158,3 +159,29 @@ def derived_columns(values: dict[str, Any]) -> dict[str, Any]:
     if "birthday" in values:
         derived["birthday_key"] = birthday_key(values["birthday"])
     return derived
+
+
+# bcrypt reads at most this many bytes of a password (see `bcrypt_can_hash`).
+BCRYPT_MAX_BYTES = 72
+
+
+def normalize_password(password: str) -> str:
+    """The form a password is hashed and checked in: Unicode NFKC.
+
+    One password can be typed as different code points (a precomposed `é` or `e` and
+    a combining accent; a full-width digit): NFKC makes them one, so whatever signed
+    up always logs in, from any keyboard.
+    """
+    return unicodedata.normalize("NFKC", password)
+
+
+def bcrypt_can_hash(password: str) -> bool:
+    """Whether bcrypt reads all of `password` (normalised): at most 72 bytes, no NUL.
+
+    bcrypt reads only the first 72 bytes of a password and ignores the rest. Hashing
+    a longer one would let any password with the same first 72 bytes open the
+    account, so such a password is refused instead. Pre-hashing would lift the limit,
+    but would also make our hashes unlike every other bcrypt's.
+    """
+    password = normalize_password(password)
+    return len(password.encode()) <= BCRYPT_MAX_BYTES and "\x00" not in password

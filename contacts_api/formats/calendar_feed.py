@@ -13,7 +13,7 @@ from typing import Protocol
 
 from icalendar import Calendar, Event, vDuration, vText
 
-from contacts_api.vcard import UID_NAMESPACE, escape
+from contacts_api.formats.vcard import UID_NAMESPACE, escape
 
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 PATH = "/api/calendar"

@@ -24,25 +24,16 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from enum import StrEnum
 from pathlib import Path
 
 import aiosmtplib
 from email_validator import EmailNotValidError, validate_email
 
+from contacts_api.core.config import RETRY_DELAYS, Settings, SmtpSecurity
+
 logger = logging.getLogger(__name__)
 
-# Seconds the outbox worker waits before its next pass over the kept messages: the
-# first while all went well, then one more for each pass in a row that failed (a server
-# restarting, or a greylisting one, takes them later), the last repeated until they go.
-RETRY_DELAYS: tuple[float, ...] = (5, 30, 120, 600)
 SMTP_TIMEOUT_SECONDS = 30
-
-
-class SmtpSecurity(StrEnum):
-    STARTTLS = "starttls"  # plain connection upgraded to TLS: port 587
-    TLS = "tls"  # TLS from the first byte: port 465
-    NONE = "none"  # no encryption: a local relay or Mailpit only
 
 
 @dataclass(frozen=True)
@@ -229,3 +220,25 @@ def _read_eml(path: Path) -> EmailMessage | None:
     message = message_from_bytes(data, policy=policy.default if data.isascii() else policy.SMTPUTF8)
     assert isinstance(message, EmailMessage)
     return message
+
+
+def mailer(settings: Settings) -> Mailer:
+    """The mailer the settings describe: the outbox only, or the outbox and an SMTP
+    server (`SMTP_HOST`)."""
+    smtp = (
+        SmtpServer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        )
+        if settings.smtp_host
+        else None
+    )
+    return Mailer(
+        sender=settings.mail_from,
+        outbox=settings.mail_outbox_dir,
+        smtp=smtp,
+        retry_delays=settings.mail_retry_seconds,
+    )

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement, case, literal
 
-from contacts_api.rules import birthday_key
+from contacts_api.core.rules import birthday_key
 
 LEAP_DAY_KEY = 229
 EVE_OF_LEAP_DAY_KEY = 228

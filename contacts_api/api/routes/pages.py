@@ -16,12 +16,12 @@ from fastapi import APIRouter, Form, Query, status
 from fastapi.responses import HTMLResponse
 from pydantic import TypeAdapter, ValidationError
 
+from contacts_api.api.deps import EngineDep, PasswordHasherDep, TransactionDep
+from contacts_api.core.exceptions import InvalidLink, RetryLater
+from contacts_api.core.rules import BCRYPT_MAX_BYTES
 from contacts_api.crud import links, users
-from contacts_api.deps import EngineDep, PasswordHasherDep, TransactionDep
-from contacts_api.emails import RESET_PAGE, VERIFY_PAGE
-from contacts_api.exceptions import InvalidLink, RetryLater
+from contacts_api.mail.messages import RESET_PAGE, VERIFY_PAGE
 from contacts_api.models import PASSWORD_MIN_LENGTH, LinkPurpose, NewPassword
-from contacts_api.security import BCRYPT_MAX_BYTES
 
 router = APIRouter(include_in_schema=False)
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contacts_api.crud import links, users
-from contacts_api.mail import Mailer
+from contacts_api.mail.outbox import Mailer
 from contacts_api.models import LinkPurpose
 
 logger = logging.getLogger(__name__)

@@ -7,10 +7,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Row
 
-from contacts_api import birthdays, etags, vcard
-from contacts_api.config import MAX_UPLOAD_BYTES
-from contacts_api.crud import contacts
-from contacts_api.deps import (
+from contacts_api.api import etags
+from contacts_api.api.deps import (
     AccessClaims,
     ContactId,
     CurrentUser,
@@ -26,7 +24,11 @@ from contacts_api.deps import (
     VCardUpload,
     import_vcards,
 )
-from contacts_api.exceptions import ContactChanged, ContactEmailTaken, ContactNotFound
+from contacts_api.api.routes.responses import UNAUTHORIZED, error
+from contacts_api.core.config import MAX_UPLOAD_BYTES
+from contacts_api.core.exceptions import ContactChanged, ContactEmailTaken, ContactNotFound
+from contacts_api.crud import birthdays, contacts
+from contacts_api.formats import vcard
 from contacts_api.models import (
     BirthdayContact,
     BirthdayPage,
@@ -41,7 +43,6 @@ from contacts_api.models import (
     VCardQuery,
     public,
 )
-from contacts_api.routes.responses import UNAUTHORIZED, error
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"], responses=UNAUTHORIZED)
 

@@ -18,7 +18,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
-from contacts_api.exceptions import InvalidCredentials, RateLimited
+from contacts_api.core.exceptions import InvalidCredentials, RateLimited
 
 REDIS_KEY_PREFIX = "contacts_api"
 

@@ -1,4 +1,4 @@
-"""Database engines, and the one column type both databases need help with.
+"""Database engines: the async one requests use, the sync one for Alembic and scripts.
 
 The app serves every request from one async engine: psycopg 3's async driver on
 PostgreSQL, aiosqlite on SQLite. Alembic, the seed script and the tests' own set-up
@@ -9,7 +9,6 @@ where an event loop would only add ceremony.
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from sqlite3 import Connection as SQLiteConnection
@@ -17,13 +16,12 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg.abc import PQGen
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
-from sqlalchemy.types import TypeDecorator
 
 RV = TypeVar("RV")
 
@@ -273,34 +271,3 @@ def _configure_sqlite(dbapi_connection: SQLiteConnection, _record: ConnectionPoo
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.close()
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware timestamp, stored and returned in UTC on both databases.
-
-    PostgreSQL keeps the zone (`timestamptz`); SQLite keeps none and hands back naive
-    values, which this type reads as the UTC they were written in. A naive value on
-    the way in is a bug in the caller, so it is refused rather than guessed at.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: pass a timezone-aware value")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware: the default for every timestamp column."""
-    return datetime.now(UTC)

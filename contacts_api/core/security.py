@@ -13,7 +13,6 @@ import secrets
 import sys
 import threading
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,14 +26,14 @@ from jose import jwt
 from jose.exceptions import JOSEError
 from passlib.context import CryptContext
 
-from contacts_api.db import utcnow
-from contacts_api.exceptions import HashingBusy, InvalidToken
-from contacts_api.waiting import WaitingRoom
+from contacts_api.core.clock import utcnow
+from contacts_api.core.exceptions import HashingBusy, InvalidToken
+from contacts_api.core.rules import bcrypt_can_hash, normalize_password
+from contacts_api.core.waiting import WaitingRoom
 
 R = TypeVar("R")
 
 JWT_ALGORITHM = "HS256"
-BCRYPT_MAX_BYTES = 72
 # A user id as the token's `sub`: plain ASCII digits, no sign, spaces or leading zero,
 # and small enough for the id column (`int()` alone would take " 2 ", "1_0" and "١").
 SUBJECT = re.compile(r"[1-9][0-9]{0,9}")
@@ -53,28 +52,6 @@ VERIFIED_TOKENS_KEPT = 4096
 class TokenType(StrEnum):
     ACCESS = "access"
     REFRESH = "refresh"
-
-
-def normalize_password(password: str) -> str:
-    """The form a password is hashed and checked in: Unicode NFKC.
-
-    One password can be typed as different code points (a precomposed `é` or `e` and
-    a combining accent; a full-width digit): NFKC makes them one, so whatever signed
-    up always logs in, from any keyboard.
-    """
-    return unicodedata.normalize("NFKC", password)
-
-
-def bcrypt_can_hash(password: str) -> bool:
-    """Whether bcrypt reads all of `password` (normalised): at most 72 bytes, no NUL.
-
-    bcrypt reads only the first 72 bytes of a password and ignores the rest. Hashing
-    a longer one would let any password with the same first 72 bytes open the
-    account, so such a password is refused instead. Pre-hashing would lift the limit,
-    but would also make our hashes unlike every other bcrypt's.
-    """
-    password = normalize_password(password)
-    return len(password.encode()) <= BCRYPT_MAX_BYTES and "\x00" not in password
 
 
 class PasswordHasher:

@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter, Request
 
-from contacts_api.db import schema_revision
-from contacts_api.deps import EngineDep, RateLimiterDep
-from contacts_api.exceptions import RateLimitStorageUnavailable, SchemaBehind
+from contacts_api.api.deps import EngineDep, RateLimiterDep
+from contacts_api.core.db import schema_revision
+from contacts_api.core.exceptions import RateLimitStorageUnavailable, SchemaBehind
 from contacts_api.models import HealthStatus
 
 router = APIRouter(prefix="/api", tags=["health"])

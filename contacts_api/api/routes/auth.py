@@ -4,8 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 
-from contacts_api.crud import links, tokens, users
-from contacts_api.deps import (
+from contacts_api.api.deps import (
     AccountMailDep,
     Credentials,
     CurrentUser,
@@ -18,13 +17,24 @@ from contacts_api.deps import (
     TransactionDep,
     client_address,
 )
-from contacts_api.exceptions import (
+from contacts_api.api.routes.responses import (
+    BUSY,
+    TOO_MANY_REQUESTS,
+    UNAUTHORIZED,
+    VALIDATION_ERROR,
+    error,
+)
+from contacts_api.core.exceptions import (
     EmailAlreadyRegistered,
     EmailAlreadyVerified,
     EmailNotVerified,
     InvalidCredentials,
     InvalidLink,
 )
+from contacts_api.core.ratelimit import Limit
+from contacts_api.core.rules import normalize_email
+from contacts_api.core.security import TokenClaims, TokenType, decode_token
+from contacts_api.crud import links, tokens, users
 from contacts_api.models import (
     NO_NUL,
     Accepted,
@@ -39,16 +49,6 @@ from contacts_api.models import (
     UserPublic,
     public,
 )
-from contacts_api.ratelimit import Limit
-from contacts_api.routes.responses import (
-    BUSY,
-    TOO_MANY_REQUESTS,
-    UNAUTHORIZED,
-    VALIDATION_ERROR,
-    error,
-)
-from contacts_api.rules import normalize_email
-from contacts_api.security import TokenClaims, TokenType, decode_token
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 

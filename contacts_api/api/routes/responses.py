@@ -6,7 +6,7 @@ Swagger UI would otherwise show one example, the model's, under every status.
 
 from typing import Any
 
-from contacts_api.exceptions import DatabaseUnavailable, HashingBusy, InvalidToken, RateLimited
+from contacts_api.core.exceptions import DatabaseUnavailable, HashingBusy, InvalidToken, RateLimited
 from contacts_api.models import ErrorMessage
 
 UNAVAILABLE = DatabaseUnavailable.message

@@ -9,12 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from contacts_api import calendar_feed, etags
+from contacts_api.api import etags
+from contacts_api.api.deps import EngineDep, IfNoneMatch, RateLimiterDep, client_address
+from contacts_api.api.routes.responses import TOO_MANY_REQUESTS, error
+from contacts_api.core.exceptions import CalendarNotFound
+from contacts_api.core.ratelimit import Limit
 from contacts_api.crud import calendar_links
-from contacts_api.deps import EngineDep, IfNoneMatch, RateLimiterDep, client_address
-from contacts_api.exceptions import CalendarNotFound
-from contacts_api.ratelimit import Limit
-from contacts_api.routes.responses import TOO_MANY_REQUESTS, error
+from contacts_api.formats import calendar_feed
 
 router = APIRouter(prefix=calendar_feed.PATH, tags=["calendar"])
 # The secret as the service makes it (URL-safe base64); anything else is a `422`.

@@ -22,12 +22,22 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api import import_worker, vcard_import
-from contacts_api.config import Settings
+from contacts_api.api import import_worker
+from contacts_api.api.import_worker import ImportJob, ImportQueue
+from contacts_api.core.config import Settings
+from contacts_api.core.exceptions import ImportTooLarge
+from contacts_api.core.ratelimit import RateLimiter
+from contacts_api.core.rules import InvalidFields, check_contact_fields
+from contacts_api.core.security import (
+    PasswordHasher,
+    TokenClaims,
+    TokenPolicy,
+    TokenType,
+    decode_token,
+)
 from contacts_api.crud import contacts, users
-from contacts_api.emails import AccountMail
-from contacts_api.exceptions import ImportTooLarge
-from contacts_api.import_worker import ImportJob, ImportQueue
+from contacts_api.formats import vcard_import
+from contacts_api.mail.messages import AccountMail
 from contacts_api.models import (
     MAX_ID,
     ContactCreate,
@@ -37,15 +47,6 @@ from contacts_api.models import (
     LoginRequest,
     UserPublic,
     public,
-)
-from contacts_api.ratelimit import RateLimiter
-from contacts_api.rules import InvalidFields, check_contact_fields
-from contacts_api.security import (
-    PasswordHasher,
-    TokenClaims,
-    TokenPolicy,
-    TokenType,
-    decode_token,
 )
 
 TOKEN_PATH = "/api/auth/token"  # noqa: S105 (a path)

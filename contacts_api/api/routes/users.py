@@ -4,9 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, status
 
-from contacts_api import calendar_feed
-from contacts_api.crud import calendar_links, tokens, users
-from contacts_api.deps import (
+from contacts_api.api.deps import (
     AccessClaims,
     CurrentUser,
     EngineDep,
@@ -16,7 +14,10 @@ from contacts_api.deps import (
     TokenPolicyDep,
     TransactionDep,
 )
-from contacts_api.exceptions import NoCalendarLink, SessionNotFound, WrongPassword
+from contacts_api.api.routes.responses import BUSY, UNAUTHORIZED, error
+from contacts_api.core.exceptions import NoCalendarLink, SessionNotFound, WrongPassword
+from contacts_api.crud import calendar_links, tokens, users
+from contacts_api.formats import calendar_feed
 from contacts_api.models import (
     CalendarLinkPublic,
     CalendarLinkStatus,
@@ -27,7 +28,6 @@ from contacts_api.models import (
     UserPublic,
     public,
 )
-from contacts_api.routes.responses import BUSY, UNAUTHORIZED, error
 
 router = APIRouter(prefix="/api/users", tags=["users"], responses=UNAUTHORIZED)
 
